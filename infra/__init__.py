@@ -1,0 +1,1 @@
+"""The Pulumi program: settings, the approved-cluster guard, one ComponentResource per concern, render."""

@@ -1,0 +1,16 @@
+"""One ComponentResource per module; each takes typed args and parents every child to itself."""
+
+from infra.components.isolation import WorkloadIsolation
+from infra.components.jobs import Jobs, JobsArgs
+from infra.components.model_service import ModelService, ModelServiceArgs
+from infra.components.namespace import CompliantNamespace, NamespaceArgs
+
+__all__ = [
+    "CompliantNamespace",
+    "Jobs",
+    "JobsArgs",
+    "ModelService",
+    "ModelServiceArgs",
+    "NamespaceArgs",
+    "WorkloadIsolation",
+]

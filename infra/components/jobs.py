@@ -1,0 +1,186 @@
+"""Jobs: the scheduled work around the model, hardened exactly like the service.
+
+- ``pipeline``: ``slipway pipeline run`` on a schedule (resilient ETL into the shared volume);
+- ``drift-report``: ``slipway drift report`` over the latest pipeline output;
+- ``retrain``: ``slipway train``, created suspended so that retraining is a deliberate act
+  (``kubectl patch cronjob retrain -p '{"spec":{"suspend":false}}'`` or a one-off Job from it).
+
+All three share a PersistentVolumeClaim mounted as ``$SLIPWAY_HOME`` and egress only to the data
+sources declared in ``jobsAllowEgress``.
+
+Usage::
+
+    Jobs("jobs", JobsArgs.from_settings(settings, managed_namespaces), opts=...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes.batch.v1 as batch
+import pulumi_kubernetes.core.v1 as core
+
+from infra.components import hardening
+from infra.components.isolation import IsolationArgs, WorkloadIsolation
+from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
+from infra.config import AllowRule, StackSettings
+
+STATE_VOLUME = "slipway-state"
+STATE_PATH = "/var/lib/slipway"
+CONFIG_MAP = "pipeline-config"
+CONFIG_PATH = "/etc/slipway"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    schedule: str
+    command: tuple[str, ...]
+    suspend: bool = False
+
+
+@dataclass(frozen=True)
+class JobsArgs:
+    namespace: str
+    image: str
+    owner: str
+    data_classification: str
+    storage_size: str
+    storage_class: str | None
+    pipeline_config: str
+    jobs: Sequence[JobSpec]
+    allow_egress: Sequence[AllowRule]
+    managed_namespaces: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, s: StackSettings, managed_namespaces: frozenset[str]) -> JobsArgs:
+        return cls(
+            namespace=s.namespace,
+            image=s.model_image_ref,
+            owner=s.owner,
+            data_classification=s.data_classification,
+            storage_size=s.storage_size,
+            storage_class=s.storage_class,
+            pipeline_config=s.pipeline_config,
+            jobs=(
+                JobSpec(
+                    "pipeline",
+                    s.pipeline_schedule,
+                    ("slipway", "pipeline", "run", "--config", f"{CONFIG_PATH}/pipeline.yaml"),
+                ),
+                JobSpec(
+                    "drift-report",
+                    s.drift_schedule,
+                    ("slipway", "drift", "report", f"{STATE_PATH}/pipeline/data"),
+                ),
+                JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True),
+            ),
+            allow_egress=s.jobs_allow_egress,
+            managed_namespaces=managed_namespaces,
+        )
+
+
+class Jobs(pulumi.ComponentResource):
+    def __init__(self, resource_name: str, args: JobsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("slipway:jobs:Jobs", resource_name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns = args.namespace
+        claim_spec: core.PersistentVolumeClaimSpecArgsDict = {
+            "access_modes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": args.storage_size}},
+        }
+        if args.storage_class:
+            claim_spec["storage_class_name"] = args.storage_class
+        core.PersistentVolumeClaim(
+            f"{ns}-state",
+            metadata={"name": STATE_VOLUME, "namespace": ns, "labels": self._labels(args, "state")},
+            spec=claim_spec,
+            opts=child,
+        )
+        core.ConfigMap(
+            f"{ns}-pipeline-config",
+            metadata={"name": CONFIG_MAP, "namespace": ns, "labels": self._labels(args, "config")},
+            data={"pipeline.yaml": args.pipeline_config},
+            opts=child,
+        )
+        selector = {"app.kubernetes.io/part-of": "slipway", "app.kubernetes.io/component": "job"}
+        for job in args.jobs:
+            labels = {**self._labels(args, "job"), "app.kubernetes.io/name": job.name}
+            batch.CronJob(
+                f"{ns}-{job.name}",
+                metadata={"name": job.name, "namespace": ns, "labels": labels},
+                spec={
+                    "schedule": job.schedule,
+                    "suspend": job.suspend,
+                    "concurrency_policy": "Forbid",
+                    "successful_jobs_history_limit": 3,
+                    "failed_jobs_history_limit": 3,
+                    "job_template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "backoff_limit": 2,
+                            "active_deadline_seconds": 3600,
+                            "ttl_seconds_after_finished": 86400,
+                            "template": {
+                                "metadata": {"labels": labels},
+                                "spec": _job_pod(args, job),
+                            },
+                        },
+                    },
+                },
+                opts=child,
+            )
+        WorkloadIsolation(
+            f"{ns}-jobs-isolation",
+            IsolationArgs(
+                namespace=ns,
+                workload="jobs",
+                selector=selector,
+                egress=tuple(args.allow_egress),
+                managed_namespaces=args.managed_namespaces,
+            ),
+            opts=child,
+        )
+        self.register_outputs({})
+
+    @staticmethod
+    def _labels(args: JobsArgs, component: str) -> dict[str, str]:
+        return hardening.standard_labels(
+            "slipway-jobs", component, owner=args.owner, classification=args.data_classification
+        )
+
+
+def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
+    return {
+        "restart_policy": "Never",
+        "service_account_name": WORKLOAD_SERVICE_ACCOUNT,
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        "security_context": hardening.pod_security_context(),
+        "containers": [
+            {
+                "name": job.name,
+                "image": args.image,
+                "image_pull_policy": "IfNotPresent",
+                "command": list(job.command),
+                "env": [*hardening.COMPLIANCE_ENV, {"name": "SLIPWAY_HOME", "value": STATE_PATH}],
+                "resources": {
+                    "requests": {"cpu": "250m", "memory": "512Mi"},
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                },
+                "security_context": hardening.container_security_context(),
+                "volume_mounts": [
+                    hardening.tmp_mount(),
+                    {"name": STATE_VOLUME, "mount_path": STATE_PATH},
+                    {"name": CONFIG_MAP, "mount_path": CONFIG_PATH, "read_only": True},
+                ],
+            }
+        ],
+        "volumes": [
+            hardening.tmp_volume(),
+            {"name": STATE_VOLUME, "persistent_volume_claim": {"claim_name": STATE_VOLUME}},
+            {"name": CONFIG_MAP, "config_map": {"name": CONFIG_MAP}},
+        ],
+    }

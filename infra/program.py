@@ -1,0 +1,87 @@
+"""The slipway Pulumi program: settings -> approved-cluster guard -> components.
+
+``run()`` is what ``pulumi up`` executes. ``build()`` registers the resources and is shared with
+``slipway render``, which runs it under Pulumi's mocks; the only difference between the two is that
+render has no cluster to guard and no provider to configure.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components import (
+    CompliantNamespace,
+    Jobs,
+    JobsArgs,
+    ModelService,
+    ModelServiceArgs,
+    NamespaceArgs,
+)
+from infra.config import StackSettings, load_settings
+from infra.guard import verify_cluster
+from slipway.errors import SlipwayError
+
+
+def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None:
+    """Register every resource of the stack described by ``settings``."""
+    opts = pulumi.ResourceOptions(provider=provider) if provider else None
+    managed = frozenset(c.name for c in settings.client_namespaces) | {settings.namespace}
+
+    model_ns = CompliantNamespace(
+        settings.namespace,
+        NamespaceArgs(
+            name=settings.namespace,
+            owner=settings.owner,
+            data_classification=settings.data_classification,
+            pod_security_version=settings.pod_security_version,
+            quota_cpu=settings.quota_cpu,
+            quota_memory=settings.quota_memory,
+            quota_pods=settings.quota_pods,
+        ),
+        opts=opts,
+    )
+    for client in settings.client_namespaces:
+        CompliantNamespace(
+            client.name,
+            NamespaceArgs(
+                name=client.name,
+                owner=client.owner,
+                data_classification=client.data_classification,
+                pod_security_version=settings.pod_security_version,
+                quota_cpu=settings.quota_cpu,
+                quota_memory=settings.quota_memory,
+                quota_pods=settings.quota_pods,
+            ),
+            opts=opts,
+        )
+    in_model_ns = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[model_ns]))
+    service = ModelService(
+        settings.model_name, ModelServiceArgs.from_settings(settings, managed), opts=in_model_ns
+    )
+    Jobs("jobs", JobsArgs.from_settings(settings, managed), opts=in_model_ns)
+
+    pulumi.export("namespace", model_ns.name)
+    pulumi.export("modelService", service.service_name)
+    pulumi.export("modelImage", settings.model_image_ref)
+
+
+def run() -> None:
+    """Entry point for ``pulumi up``: validate, refuse unapproved clusters, then build."""
+    try:
+        settings = load_settings()
+        target = verify_cluster(
+            settings.approved_clusters, kubeconfig=settings.kubeconfig, context=settings.kube_context
+        )
+    except SlipwayError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    pulumi.log.info(
+        f"cluster guard: {target.context} -> {target.server} is approved as {target.cluster.name}"
+    )
+    provider = k8s.Provider(
+        "approved-cluster",
+        kubeconfig=pulumi.Output.secret(target.kubeconfig_text),
+        context=target.context,
+        enable_server_side_apply=True,
+    )
+    build(settings, provider)

@@ -1,0 +1,95 @@
+"""The `slipway` command line.
+
+Every command prints user mistakes as one line (``slipway: error: ...``) and exits with a documented
+code; ``--debug`` shows the traceback. Output is a table on a terminal and JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from slipway.errors import SlipwayError
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")  # nothing phones home
+
+
+class SlipwayGroup(click.Group):
+    """Turns SlipwayError into one clear line and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SlipwayError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"slipway: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=SlipwayGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="slipway")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """slipway: take a machine-learning model from demo to production inside a compliance boundary."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command()
+@click.option("--stack", required=True, help="Stack name: reads Pulumi.<stack>.yaml.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("build/manifests"),
+    show_default=True,
+    help="Directory to (re)create with one YAML file per object.",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Directory holding Pulumi.yaml (default: the current directory or a parent).",
+)
+def render(stack: str, out_dir: Path, project_dir: Path | None) -> None:
+    """Render the stack's Kubernetes objects offline (Pulumi mocks, no cluster, no CLI).
+
+    Runs the very program `pulumi up` runs, validates every object against the Kubernetes schema of
+    the stack's version and writes one deterministic YAML file per object.
+
+    \b
+    Examples:
+      slipway render --stack dev --out build/manifests
+      SLIPWAY_MODEL_REPLICAS=3 slipway render --stack prod --out /tmp/prod
+
+    \b
+    Exit codes:
+      0  rendered
+      1  the stack is invalid (a config value, or an object that violates the schema)
+      2  unusable input (no such stack file, output directory not a render output)
+    """
+    from infra.render import find_project_dir, render_stack, write_manifests
+
+    project = project_dir or find_project_dir(Path.cwd())
+    objects = render_stack(project, stack)
+    paths = write_manifests(objects, out_dir)
+    rows = [
+        {"kind": o.kind, "namespace": o.namespace or "", "name": o.name, "file": str(out_dir / p)}
+        for o, p in zip(objects, paths, strict=True)
+    ]
+    if sys.stdout.isatty():
+        width = max(len(r["kind"]) for r in rows)
+        ns_width = max(len(r["namespace"]) for r in rows)
+        for r in rows:
+            click.echo(f"{r['kind']:<{width}}  {r['namespace'] or '-':<{ns_width}}  {r['name']}")
+        click.echo(f"rendered {len(rows)} objects for stack {stack!r} into {out_dir}")
+    else:
+        click.echo(json.dumps({"stack": stack, "out": str(out_dir), "objects": rows}, indent=2))
