@@ -26,7 +26,7 @@ setup: $(VENV)/.synced  ## install the locked environment into .venv
 
 demo: setup  ## a local production rehearsal of everything that exists, on embedded defaults
 	@echo "== render: the dev stack's Kubernetes objects (Pulumi program under mocks, schema-checked)"
-	$(RUN) slipway render --stack dev --out build/manifests
+	$(RUN) slipway render --stack dev --out build/manifests --format table
 
 check: lint types  ## lint + types
 

@@ -59,7 +59,15 @@ def main(ctx: click.Context, debug: bool) -> None:
     default=None,
     help="Directory holding Pulumi.yaml (default: the current directory or a parent).",
 )
-def render(stack: str, out_dir: Path, project_dir: Path | None) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["auto", "table", "json"]),
+    default="auto",
+    show_default=True,
+    help="auto = a table on a terminal, JSON otherwise.",
+)
+def render(stack: str, out_dir: Path, project_dir: Path | None, output_format: str) -> None:
     """Render the stack's Kubernetes objects offline (Pulumi mocks, no cluster, no CLI).
 
     Runs the very program `pulumi up` runs, validates every object against the Kubernetes schema of
@@ -85,11 +93,13 @@ def render(stack: str, out_dir: Path, project_dir: Path | None) -> None:
         {"kind": o.kind, "namespace": o.namespace or "", "name": o.name, "file": str(out_dir / p)}
         for o, p in zip(objects, paths, strict=True)
     ]
-    if sys.stdout.isatty():
-        width = max(len(r["kind"]) for r in rows)
-        ns_width = max(len(r["namespace"]) for r in rows)
+    if output_format == "table" or (output_format == "auto" and sys.stdout.isatty()):
+        widths = [max(len(r[col] or "-") for r in rows) for col in ("kind", "namespace", "name")]
         for r in rows:
-            click.echo(f"{r['kind']:<{width}}  {r['namespace'] or '-':<{ns_width}}  {r['name']}")
+            cells = [
+                (r[col] or "-").ljust(w) for col, w in zip(("kind", "namespace", "name"), widths, strict=True)
+            ]
+            click.echo("  ".join([*cells, r["file"]]))
         click.echo(f"rendered {len(rows)} objects for stack {stack!r} into {out_dir}")
     else:
         click.echo(json.dumps({"stack": stack, "out": str(out_dir), "objects": rows}, indent=2))

@@ -1,0 +1,22 @@
+"""Shared test setup: every test starts with no SLIPWAY_* or Pulumi config from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith(("SLIPWAY_", "PULUMI_CONFIG", "KUBECONFIG")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "slipway-home"))
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    yield

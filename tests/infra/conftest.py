@@ -1,0 +1,57 @@
+"""Render helpers: run the real Pulumi program under Pulumi's mocks with a stack file + overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+from infra.render import RenderedObject, render_stack, restore_integers, run_under_mocks, stack_config
+from tests.conftest import PROJECT_DIR
+
+Manifest = dict[str, Any]
+RenderFn = Callable[..., list[Manifest]]
+
+
+def encode_overrides(overrides: Mapping[str, Any]) -> dict[str, str]:
+    from infra.render import _encode
+
+    return {key if ":" in key else f"slipway:{key}": _encode(value) for key, value in overrides.items()}
+
+
+@pytest.fixture
+def render() -> RenderFn:
+    """``render("prod", modelReplicas=3)`` -> the list of manifests the program registers."""
+
+    def _render(stack: str = "dev", **overrides: Any) -> list[Manifest]:
+        config = {**stack_config(PROJECT_DIR, stack), **encode_overrides(overrides)}
+        _, captured = run_under_mocks(config, stack)
+        return [restore_integers(inputs) for _, inputs in captured]
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def dev_objects() -> list[RenderedObject]:
+    return render_stack(PROJECT_DIR, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_objects() -> list[RenderedObject]:
+    return render_stack(PROJECT_DIR, "prod")
+
+
+def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
+    return [m for m in manifests if m["kind"] == kind]
+
+
+def pod_specs(manifests: list[Manifest]) -> list[tuple[str, Manifest]]:
+    """Every pod template: (workload name, pod spec) for Deployments and CronJobs."""
+    found = []
+    for m in manifests:
+        if m["kind"] == "Deployment":
+            found.append((m["metadata"]["name"], m["spec"]["template"]["spec"]))
+        elif m["kind"] == "CronJob":
+            found.append((m["metadata"]["name"], m["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+    return found
