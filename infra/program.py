@@ -30,29 +30,13 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
 
     model_ns = CompliantNamespace(
         settings.namespace,
-        NamespaceArgs(
-            name=settings.namespace,
-            owner=settings.owner,
-            data_classification=settings.data_classification,
-            pod_security_version=settings.pod_security_version,
-            quota_cpu=settings.quota_cpu,
-            quota_memory=settings.quota_memory,
-            quota_pods=settings.quota_pods,
-        ),
+        _namespace_args(settings, settings.namespace, settings.owner, settings.data_classification),
         opts=opts,
     )
     for client in settings.client_namespaces:
         CompliantNamespace(
             client.name,
-            NamespaceArgs(
-                name=client.name,
-                owner=client.owner,
-                data_classification=client.data_classification,
-                pod_security_version=settings.pod_security_version,
-                quota_cpu=settings.quota_cpu,
-                quota_memory=settings.quota_memory,
-                quota_pods=settings.quota_pods,
-            ),
+            _namespace_args(settings, client.name, client.owner, client.data_classification),
             opts=opts,
         )
     in_model_ns = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[model_ns]))
@@ -64,6 +48,19 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
     pulumi.export("namespace", model_ns.name)
     pulumi.export("modelService", service.service_name)
     pulumi.export("modelImage", settings.model_image_ref)
+
+
+def _namespace_args(settings: StackSettings, name: str, owner: str, classification: str) -> NamespaceArgs:
+    """Every namespace gets the same baseline; only identity and ownership differ."""
+    return NamespaceArgs(
+        name=name,
+        owner=owner,
+        data_classification=classification,
+        pod_security_version=settings.pod_security_version,
+        quota_cpu=settings.quota_cpu,
+        quota_memory=settings.quota_memory,
+        quota_pods=settings.quota_pods,
+    )
 
 
 def run() -> None:
