@@ -154,9 +154,7 @@ class ClientNamespace(_Section):
 class StackSettings(BaseSettings):
     """Everything a stack can set. Field docs are the reference (mirrored in Pulumi.yaml)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False)
 
     kubernetes_version: str = Field(
         "1.33", pattern=r"^1\.[0-9]{2}$", description="Kubernetes minor version of the target cluster."
@@ -179,6 +177,11 @@ class StackSettings(BaseSettings):
     model_signature: Annotated[str, AfterValidator(_signature)] = Field(
         description="Ed25519 signature of the model artifact (base64)."
     )
+    review_route: str = Field(
+        "sqlite:///var/lib/slipway/review/queue.db",
+        min_length=1,
+        description="Where the model server sends decisions routed to human review (the review queue).",
+    )
     model_replicas: int = Field(2, ge=2, le=100, description="Replicas of the model service (HPA minimum).")
     model_max_replicas: int = Field(4, ge=2, le=200, description="Upper bound for the autoscaler.")
     model_cpu_request: Quantity = Field("250m", description="CPU request per model-server container.")
@@ -194,13 +197,9 @@ class StackSettings(BaseSettings):
     quota_memory: Quantity = Field("16Gi", description="Namespace quota: total memory limits.")
     quota_pods: int = Field(30, ge=1, description="Namespace quota: number of pods.")
     storage_size: Quantity = Field("5Gi", description="Size of the jobs' persistent volume (pipeline state).")
-    storage_class: str | None = Field(
-        None, description="StorageClass of that volume (cluster default if unset)."
-    )
+    storage_class: str | None = Field(None, description="StorageClass of that volume (cluster default if unset).")
     prometheus_operator: bool = Field(False, description="Create a ServiceMonitor (else scrape annotations).")
-    monitoring_namespace: DnsLabel = Field(
-        "monitoring", description="Namespace of the Prometheus that scrapes."
-    )
+    monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of the Prometheus that scrapes.")
     pipeline_schedule: CronSchedule = Field("15 * * * *", description="Cron schedule of the pipeline job.")
     drift_schedule: CronSchedule = Field("0 6 * * *", description="Cron schedule of the drift report job.")
     retrain_schedule: CronSchedule = Field(
@@ -241,17 +240,14 @@ class StackSettings(BaseSettings):
     @classmethod
     def _image(cls, value: str) -> str:
         if not _IMAGE_REPO.match(value):
-            raise ValueError(
-                "must be a repository like registry.example.com/team/model, with no tag or digest"
-            )
+            raise ValueError("must be a repository like registry.example.com/team/model, with no tag or digest")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.model_image.split("/", 1)[0] not in self.approved_registries:
             raise ValueError(
-                f"modelImage {self.model_image!r} is not from an approved registry "
-                f"{list(self.approved_registries)}"
+                f"modelImage {self.model_image!r} is not from an approved registry {list(self.approved_registries)}"
             )
         if self.model_max_replicas < self.model_replicas:
             raise ValueError("modelMaxReplicas must be at least modelReplicas")

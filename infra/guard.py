@@ -78,8 +78,7 @@ def verify_cluster(
         )
     allowed = ", ".join(f"{c.name}={c.server}" for c in approved)
     raise ClusterNotApproved(
-        f"context {context_name!r} reaches {server}, which is not an approved cluster ({allowed}): "
-        "refusing to deploy"
+        f"context {context_name!r} reaches {server}, which is not an approved cluster ({allowed}): refusing to deploy"
     )
 
 
@@ -116,9 +115,7 @@ def _ca_bytes(cluster: Any, path: Path, context_name: str) -> bytes:
         try:
             return base64.b64decode(str(data), validate=True)
         except (binascii.Error, ValueError):
-            raise ClusterNotApproved(
-                f"context {context_name!r}: certificate-authority-data is not base64"
-            ) from None
+            raise ClusterNotApproved(f"context {context_name!r}: certificate-authority-data is not base64") from None
     ca_path = cluster.safe_get("certificate-authority")
     if ca_path:
         resolved = Path(str(ca_path)).expanduser()
@@ -128,8 +125,7 @@ def _ca_bytes(cluster: Any, path: Path, context_name: str) -> bytes:
         except OSError as exc:
             raise ClusterNotApproved(f"cannot read CA certificate {resolved}: {exc.strerror}") from None
     raise ClusterNotApproved(
-        f"context {context_name!r} names no certificate authority: the cluster cannot be identified, "
-        "refusing to deploy"
+        f"context {context_name!r} names no certificate authority: the cluster cannot be identified, refusing to deploy"
     )
 
 

@@ -40,9 +40,7 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
             opts=opts,
         )
     in_model_ns = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[model_ns]))
-    service = ModelService(
-        settings.model_name, ModelServiceArgs.from_settings(settings, managed), opts=in_model_ns
-    )
+    service = ModelService(settings.model_name, ModelServiceArgs.from_settings(settings, managed), opts=in_model_ns)
     Jobs("jobs", JobsArgs.from_settings(settings, managed), opts=in_model_ns)
 
     pulumi.export("namespace", model_ns.name)
@@ -72,9 +70,7 @@ def run() -> None:
         )
     except SlipwayError as exc:
         raise pulumi.RunError(str(exc)) from None
-    pulumi.log.info(
-        f"cluster guard: {target.context} -> {target.server} is approved as {target.cluster.name}"
-    )
+    pulumi.log.info(f"cluster guard: {target.context} -> {target.server} is approved as {target.cluster.name}")
     provider = k8s.Provider(
         "approved-cluster",
         kubeconfig=pulumi.Output.secret(target.kubeconfig_text),

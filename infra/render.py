@@ -65,9 +65,7 @@ def find_project_dir(start: Path) -> Path:
     for candidate in (start, *start.parents):
         if (candidate / "Pulumi.yaml").is_file():
             return candidate
-    raise UsageError(
-        f"no Pulumi.yaml in {start} or its parents: run from the slipway project or pass --project-dir"
-    )
+    raise UsageError(f"no Pulumi.yaml in {start} or its parents: run from the slipway project or pass --project-dir")
 
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
@@ -75,12 +73,8 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     project = _read_yaml(project_dir / "Pulumi.yaml")
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
-        stacks = sorted(
-            p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml")
-        )
-        raise UsageError(
-            f"stack {stack!r} has no {stack_file.name} in {project_dir} (stacks: {', '.join(stacks)})"
-        )
+        stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+        raise UsageError(f"stack {stack!r} has no {stack_file.name} in {project_dir} (stacks: {', '.join(stacks)})")
     stack_doc = _read_yaml(stack_file)
 
     config: dict[str, str] = {}
@@ -135,9 +129,7 @@ def render_stack(project_dir: Path, stack: str) -> list[RenderedObject]:
     return objects
 
 
-def run_under_mocks(
-    config: Mapping[str, str], stack: str
-) -> tuple[StackSettings, list[tuple[str, dict[str, Any]]]]:
+def run_under_mocks(config: Mapping[str, str], stack: str) -> tuple[StackSettings, list[tuple[str, dict[str, Any]]]]:
     """Execute ``infra.program.build`` with Pulumi mocks; return the settings and captured inputs."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
@@ -152,9 +144,7 @@ def run_under_mocks(
                 captured.append((args.name, dict(args.inputs)))
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(
-            self, args: pulumi.runtime.MockCallArgs
-        ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             return {}, None
 
     pulumi.runtime.set_mocks(CaptureMocks(), project=PROJECT, stack=stack, preview=False)
@@ -204,8 +194,7 @@ def _check_schema(objects: Iterable[RenderedObject], catalog: SchemaCatalog) -> 
     ]
     if problems:
         raise RenderError(
-            f"{len(problems)} schema violation(s) against Kubernetes {catalog.version}:\n  "
-            + "\n  ".join(problems)
+            f"{len(problems)} schema violation(s) against Kubernetes {catalog.version}:\n  " + "\n  ".join(problems)
         )
 
 
@@ -237,9 +226,7 @@ _ManifestDumper.add_representer(str, _represent_str)
 
 
 def to_yaml(obj: dict[str, Any]) -> str:
-    return yaml.dump(
-        canonical(obj), Dumper=_ManifestDumper, sort_keys=False, default_flow_style=False, width=1000
-    )
+    return yaml.dump(canonical(obj), Dumper=_ManifestDumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def write_manifests(objects: Iterable[RenderedObject], out: Path) -> list[Path]:
@@ -250,8 +237,7 @@ def write_manifests(objects: Iterable[RenderedObject], out: Path) -> list[Path]:
     out = out.resolve()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / RENDER_MARKER).is_file())):
         raise UsageError(
-            f"refusing to replace {out}: it exists and is not a slipway render output; "
-            "choose a new or empty directory"
+            f"refusing to replace {out}: it exists and is not a slipway render output; choose a new or empty directory"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))

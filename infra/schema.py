@@ -38,11 +38,7 @@ class SchemaUnavailable(SlipwayError):
 
 def available_versions() -> list[str]:
     root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
-    found = {
-        m.group(1)
-        for entry in root.iterdir()
-        if (m := re.match(r"^v(\d+\.\d+)\.\d+-local-strict$", entry.name))
-    }
+    found = {m.group(1) for entry in root.iterdir() if (m := re.match(r"^v(\d+\.\d+)\.\d+-local-strict$", entry.name))}
     return sorted(found, key=Version)
 
 
@@ -58,9 +54,7 @@ class SchemaCatalog:
         self._root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
         self._dir = self._root / f"v{kubernetes_version}.0-local-strict"
         definitions = json.loads((self._dir / "_definitions.json").read_text(encoding="utf-8"))
-        self._registry: Registry[Any] = Registry().with_resource(
-            DEFINITIONS_URI, Resource.from_contents(definitions)
-        )
+        self._registry: Registry[Any] = Registry().with_resource(DEFINITIONS_URI, Resource.from_contents(definitions))
         self._validators: dict[tuple[str, str], Draft202012Validator | None] = {}
 
     def _load(self, api_version: str, kind: str) -> Draft202012Validator | None:

@@ -96,10 +96,105 @@ def render(stack: str, out_dir: Path, project_dir: Path | None, output_format: s
     if output_format == "table" or (output_format == "auto" and sys.stdout.isatty()):
         widths = [max(len(r[col] or "-") for r in rows) for col in ("kind", "namespace", "name")]
         for r in rows:
-            cells = [
-                (r[col] or "-").ljust(w) for col, w in zip(("kind", "namespace", "name"), widths, strict=True)
-            ]
+            cells = [(r[col] or "-").ljust(w) for col, w in zip(("kind", "namespace", "name"), widths, strict=True)]
             click.echo("  ".join([*cells, r["file"]]))
         click.echo(f"rendered {len(rows)} objects for stack {stack!r} into {out_dir}")
     else:
         click.echo(json.dumps({"stack": stack, "out": str(out_dir), "objects": rows}, indent=2))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif", "junit"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here (atomically).")
+@click.option("--exemptions", type=click.Path(dir_okay=False, path_type=Path), help="Exemptions file (YAML).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Gate config: podSecurityVersion, approvedRegistries, requiredLabels, enforcement.",
+)
+def gate(
+    paths: tuple[str, ...],
+    output_format: str,
+    output: Path | None,
+    exemptions: Path | None,
+    config_path: Path | None,
+) -> None:
+    """Check Kubernetes manifests against the policy rule set (PATH: file, directory or - for stdin).
+
+    Reads multi-document YAML, JSON and List objects; directories recursively.
+
+    \b
+    Examples:
+      slipway gate build/manifests
+      slipway gate build/manifests --format sarif --output gate.sarif
+      kubectl get deploy -A -o yaml | slipway gate - --format json
+      slipway gate k8s/ --exemptions exemptions.yaml --config policies/gate.yaml
+
+    \b
+    Exit codes:
+      0  no unexempted mandatory finding
+      1  at least one unexempted mandatory finding
+      2  unusable input (a file or document could not be read; the others are still checked)
+    """
+    from policies.formats import formatter
+    from policies.gate import run_gate
+
+    result = run_gate(paths, config_path=config_path, exemptions_path=exemptions)
+    report = formatter(output_format)(result)
+    if output is None:
+        click.echo(report, nl=False)
+    else:
+        write_atomically(output, report)
+        summary = formatter("text")(result).rstrip("\n").rsplit("\n", 1)[-1]
+        click.echo(f"{summary}; {output_format} report in {output}")
+    sys.exit(result.exit_code)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a report."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@main.group()
+def audit() -> None:
+    """Audit trails (hash-chained, append-only) under $SLIPWAY_HOME/audit."""
+
+
+@audit.command("verify")
+@click.argument("name", default="exemptions")
+def audit_verify(name: str) -> None:
+    """Verify the hash chain of an audit trail (default: exemptions).
+
+    \b
+    Examples:
+      slipway audit verify exemptions
+
+    \b
+    Exit codes:
+      0  the chain is intact
+      1  a record was altered, removed or moved (the message names the line)
+    """
+    from slipway.audit import AuditTrail
+
+    trail = AuditTrail.for_name(name)
+    count = trail.verify()
+    click.echo(f"{trail.path}: {count} record(s), chain intact")

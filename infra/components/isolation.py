@@ -70,11 +70,7 @@ class WorkloadIsolation(pulumi.ComponentResource):
                 },
                 opts=child,
             )
-            if (
-                rule.namespace is not None
-                and rule.namespace in args.managed_namespaces
-                and rule.namespace != ns
-            ):
+            if rule.namespace is not None and rule.namespace in args.managed_namespaces and rule.namespace != ns:
                 caller: networking.NetworkPolicyPeerArgsDict = {
                     "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": ns}},
                     "pod_selector": selector,
@@ -97,9 +93,7 @@ class WorkloadIsolation(pulumi.ComponentResource):
                 spec={
                     "pod_selector": selector,
                     "policy_types": ["Egress"],
-                    "egress": [
-                        {"to": [_peer(rule)], "ports": _ports([(p.port, p.protocol) for p in rule.ports])}
-                    ],
+                    "egress": [{"to": [_peer(rule)], "ports": _ports([(p.port, p.protocol) for p in rule.ports])}],
                 },
                 opts=child,
             )

@@ -31,6 +31,7 @@ HTTP_PORT = 3000
 ANNOTATION_PREFIX = "slipway.dev"
 MODEL_DIGEST_ANNOTATION = f"{ANNOTATION_PREFIX}/model-digest"
 MODEL_SIGNATURE_ANNOTATION = f"{ANNOTATION_PREFIX}/model-signature"
+REVIEW_ROUTE_ANNOTATION = f"{ANNOTATION_PREFIX}/review-route"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ModelServiceArgs:
     data_classification: str
     model_digest: str
     model_signature: str
+    review_route: str
     replicas: int
     max_replicas: int
     cpu_request: str
@@ -66,6 +68,7 @@ class ModelServiceArgs:
             data_classification=s.data_classification,
             model_digest=s.model_artifact_digest,
             model_signature=s.model_signature,
+            review_route=s.review_route,
             replicas=s.model_replicas,
             max_replicas=s.model_max_replicas,
             cpu_request=s.model_cpu_request,
@@ -85,9 +88,7 @@ class ModelServiceArgs:
 class ModelService(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
 
-    def __init__(
-        self, resource_name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, resource_name: str, args: ModelServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("slipway:serving:ModelService", resource_name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ns, name = args.namespace, args.name
@@ -98,6 +99,7 @@ class ModelService(pulumi.ComponentResource):
         model_annotations = {
             MODEL_DIGEST_ANNOTATION: args.model_digest,
             MODEL_SIGNATURE_ANNOTATION: args.model_signature,
+            REVIEW_ROUTE_ANNOTATION: args.review_route,
         }
         pod_annotations = dict(model_annotations)
         if not args.prometheus_operator:
@@ -213,7 +215,11 @@ def _server_container(args: ModelServiceArgs) -> core.ContainerArgsDict:
         "image_pull_policy": "IfNotPresent",
         "command": ["slipway", "serve", "--host", "0.0.0.0", "--port", str(HTTP_PORT)],
         "ports": [{"name": "http", "container_port": HTTP_PORT, "protocol": "TCP"}],
-        "env": [*hardening.COMPLIANCE_ENV, {"name": "SLIPWAY_MODEL_DIGEST", "value": args.model_digest}],
+        "env": [
+            *hardening.COMPLIANCE_ENV,
+            {"name": "SLIPWAY_MODEL_DIGEST", "value": args.model_digest},
+            {"name": "SLIPWAY_REVIEW_QUEUE", "value": args.review_route},
+        ],
         "resources": {
             "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
             "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit},

@@ -69,9 +69,7 @@ class CompliantNamespace(pulumi.ComponentResource):
                     {
                         "to": [
                             {
-                                "namespace_selector": {
-                                    "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
-                                },
+                                "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
                                 "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
                             }
                         ],

@@ -52,9 +52,7 @@ def test_a_privileged_pod_is_rejected_by_admission(core_api: Any, expected: list
     assert "violates PodSecurity" in str(caught.value.body)
 
 
-def test_model_server_runs_as_non_root_with_a_read_only_root(
-    core_api: Any, expected: list[RenderedObject]
-) -> None:
+def test_model_server_runs_as_non_root_with_a_read_only_root(core_api: Any, expected: list[RenderedObject]) -> None:
     import testinfra
 
     deployment = next(o for o in expected if o.kind == "Deployment")

@@ -33,9 +33,7 @@ def make_ca(common_name: str) -> tuple[bytes, str]:
     return cert.public_bytes(serialization.Encoding.PEM), cert.fingerprint(hashes.SHA256()).hex()
 
 
-def write_kubeconfig(
-    path: Path, clusters: dict[str, dict[str, Any]], current: str, *, ca_files: bool = False
-) -> Path:
+def write_kubeconfig(path: Path, clusters: dict[str, dict[str, Any]], current: str, *, ca_files: bool = False) -> Path:
     """clusters: context name -> {"server": url, "ca": pem bytes | None, "insecure": bool}."""
     doc: dict[str, Any] = {
         "apiVersion": "v1",

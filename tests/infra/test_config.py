@@ -75,9 +75,7 @@ def test_defaults_apply_when_the_stack_is_silent(render: RenderFn) -> None:
         ),
     ],
 )
-def test_invalid_values_name_key_value_and_form(
-    render: RenderFn, overrides: dict[str, object], expected: str
-) -> None:
+def test_invalid_values_name_key_value_and_form(render: RenderFn, overrides: dict[str, object], expected: str) -> None:
     with pytest.raises(SettingsError) as caught:
         render("dev", **overrides)
     assert expected in str(caught.value)
@@ -91,9 +89,8 @@ def test_missing_required_value_says_how_to_set_it(render: RenderFn) -> None:
     del config["slipway:modelImageDigest"]
     with pytest.raises(SettingsError) as caught:
         run_under_mocks(config, "dev")
-    assert (
-        "slipway:modelImageDigest is required but not set (pulumi config set slipway:modelImageDigest"
-        in str(caught.value)
+    assert "slipway:modelImageDigest is required but not set (pulumi config set slipway:modelImageDigest" in str(
+        caught.value
     )
 
 

@@ -31,9 +31,7 @@ def test_accepts_the_approved_cluster(tmp_path: Path, prod_ca: tuple[bytes, str]
     assert target.kubeconfig_text == kubeconfig.read_text()
 
 
-def test_accepts_colon_fingerprints_ca_files_and_equivalent_urls(
-    tmp_path: Path, prod_ca: tuple[bytes, str]
-) -> None:
+def test_accepts_colon_fingerprints_ca_files_and_equivalent_urls(tmp_path: Path, prod_ca: tuple[bytes, str]) -> None:
     pem, fingerprint = prod_ca
     colon = ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
     kubeconfig = write_kubeconfig(
@@ -50,9 +48,7 @@ def test_accepts_colon_fingerprints_ca_files_and_equivalent_urls(
 def test_refuses_a_cluster_with_another_ca(tmp_path: Path, prod_ca: tuple[bytes, str]) -> None:
     _, fingerprint = prod_ca
     impostor_pem, impostor_fingerprint = make_ca("impostor")
-    kubeconfig = write_kubeconfig(
-        tmp_path / "config", {"prod": {"server": SERVER, "ca": impostor_pem}}, "prod"
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "config", {"prod": {"server": SERVER, "ca": impostor_pem}}, "prod")
     with pytest.raises(ClusterNotApproved) as caught:
         verify_cluster(_approved(fingerprint), kubeconfig=str(kubeconfig), context=None)
     message = str(caught.value)
@@ -65,9 +61,7 @@ def test_refuses_an_unlisted_server(tmp_path: Path, prod_ca: tuple[bytes, str]) 
     kubeconfig = write_kubeconfig(
         tmp_path / "config", {"laptop": {"server": "https://127.0.0.1:6443", "ca": pem}}, "laptop"
     )
-    with pytest.raises(
-        ClusterNotApproved, match=r"reaches https://127.0.0.1:6443, which is not an approved cluster"
-    ):
+    with pytest.raises(ClusterNotApproved, match=r"reaches https://127.0.0.1:6443, which is not an approved cluster"):
         verify_cluster(_approved(fingerprint), kubeconfig=str(kubeconfig), context=None)
 
 
@@ -79,9 +73,7 @@ def test_checks_the_context_it_was_told_to_use(tmp_path: Path, prod_ca: tuple[by
         "staging": {"server": "https://staging:6443", "ca": other_pem},
     }
     kubeconfig = write_kubeconfig(tmp_path / "config", clusters, current="prod")
-    assert (
-        verify_cluster(_approved(fingerprint), kubeconfig=str(kubeconfig), context="prod").context == "prod"
-    )
+    assert verify_cluster(_approved(fingerprint), kubeconfig=str(kubeconfig), context="prod").context == "prod"
     with pytest.raises(ClusterNotApproved, match="context 'staging'"):
         verify_cluster(_approved(fingerprint), kubeconfig=str(kubeconfig), context="staging")
 

@@ -10,10 +10,7 @@ BASELINE = {"default-deny-all", "allow-dns-egress"}
 
 
 def _policies(manifests: list[Manifest]) -> dict[tuple[str, str], Manifest]:
-    return {
-        (p["metadata"]["namespace"], p["metadata"]["name"]): p["spec"]
-        for p in of_kind(manifests, "NetworkPolicy")
-    }
+    return {(p["metadata"]["namespace"], p["metadata"]["name"]): p["spec"] for p in of_kind(manifests, "NetworkPolicy")}
 
 
 def _ns(name: str) -> Manifest:
@@ -82,9 +79,7 @@ def test_egress_entries_with_cidr_and_namespace(render: RenderFn) -> None:
     assert policies[("slipway-dev", "classifier-allow-to-feature-store")] == {
         "podSelector": {"matchLabels": MODEL_SELECTOR},
         "policyTypes": ["Egress"],
-        "egress": [
-            {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 6379, "protocol": "TCP"}]}
-        ],
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 6379, "protocol": "TCP"}]}],
     }
     assert policies[("slipway-dev", "classifier-allow-to-audit")]["egress"] == [
         {

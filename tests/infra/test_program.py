@@ -46,17 +46,13 @@ def _run_program(config: dict[str, str]) -> Recorder:
 def _config(kubeconfig: Path, fingerprint: str) -> dict[str, str]:
     config = stack_config(PROJECT_DIR, "dev")
     config["slipway:kubeconfig"] = str(kubeconfig)
-    config["slipway:approvedClusters"] = json.dumps(
-        [{"name": "dev", "server": SERVER, "caSha256": fingerprint}]
-    )
+    config["slipway:approvedClusters"] = json.dumps([{"name": "dev", "server": SERVER, "caSha256": fingerprint}])
     return config
 
 
 def test_deploys_through_one_provider_bound_to_the_verified_context(tmp_path: Path) -> None:
     pem, fingerprint = make_ca("dev-ca")
-    kubeconfig = write_kubeconfig(
-        tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin"
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin")
     recorder = _run_program(_config(kubeconfig, fingerprint))
 
     providers = [r for r in recorder.resources if r.typ == "pulumi:providers:kubernetes"]
@@ -67,26 +63,20 @@ def test_deploys_through_one_provider_bound_to_the_verified_context(tmp_path: Pa
     assert kubeconfig_input["value"] == kubeconfig.read_text()
     objects = [r for r in recorder.resources if r.typ.startswith("kubernetes:")]
     assert len(objects) > 10
-    assert all(r.provider and "approved-cluster" in r.provider for r in objects), (
-        "a resource bypasses the provider"
-    )
+    assert all(r.provider and "approved-cluster" in r.provider for r in objects), "a resource bypasses the provider"
 
 
 def test_refuses_before_registering_anything(tmp_path: Path) -> None:
     pem, _ = make_ca("dev-ca")
     _, approved_fingerprint = make_ca("the-approved-ca")
-    kubeconfig = write_kubeconfig(
-        tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin"
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin")
     with pytest.raises(pulumi.RunError, match="refusing to deploy"):
         _run_program(_config(kubeconfig, approved_fingerprint))
 
 
 def test_invalid_settings_stop_pulumi_up_with_a_clean_error(tmp_path: Path) -> None:
     pem, fingerprint = make_ca("dev-ca")
-    kubeconfig = write_kubeconfig(
-        tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin"
-    )
+    kubeconfig = write_kubeconfig(tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin")
     config = {**_config(kubeconfig, fingerprint), "slipway:modelReplicas": "1"}
     with pytest.raises(pulumi.RunError, match="slipway:modelReplicas = '1'"):
         _run_program(config)

@@ -44,9 +44,5 @@ def test_every_setting_is_declared_or_described() -> None:
             assert "default" not in declaration, key
         else:
             default = list(field.default) if isinstance(field.default, tuple) else field.default
-            assert declaration["default"] == default, (
-                f"{key}: Pulumi.yaml default differs from infra/config.py"
-            )
-    assert set(declared) <= {to_camel(n) for n in StackSettings.model_fields}, (
-        "Pulumi.yaml declares unknown keys"
-    )
+            assert declaration["default"] == default, f"{key}: Pulumi.yaml default differs from infra/config.py"
+    assert set(declared) <= {to_camel(n) for n in StackSettings.model_fields}, "Pulumi.yaml declares unknown keys"

@@ -80,9 +80,7 @@ def test_a_schema_violation_fails_naming_object_and_path(dev_objects: list[Rende
     with pytest.raises(RenderError) as caught:
         _check_schema([RenderedObject(broken, "x")], SchemaCatalog("1.33"))
     message = str(caught.value)
-    assert (
-        "apps/v1 Deployment slipway-dev/classifier: spec.replicas: 'two' is not of type 'integer'" in message
-    )
+    assert "apps/v1 Deployment slipway-dev/classifier: spec.replicas: 'two' is not of type 'integer'" in message
     assert "'replica' was unexpected" in message
 
 
@@ -105,9 +103,7 @@ def test_unknown_kinds_are_violations_not_skips() -> None:
 
 
 def test_unsupported_kubernetes_version_is_a_clear_error() -> None:
-    with pytest.raises(
-        SchemaUnavailable, match=r"no Kubernetes schemas for version 1.99 \(kubernetes-validate ships"
-    ):
+    with pytest.raises(SchemaUnavailable, match=r"no Kubernetes schemas for version 1.99 \(kubernetes-validate ships"):
         SchemaCatalog("1.99")
 
 
@@ -122,9 +118,7 @@ def test_rerender_replaces_stale_files(dev_objects: list[RenderedObject], tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["out"], "staging directories were left behind"
 
 
-def test_refuses_to_replace_a_directory_it_did_not_write(
-    dev_objects: list[RenderedObject], tmp_path: Path
-) -> None:
+def test_refuses_to_replace_a_directory_it_did_not_write(dev_objects: list[RenderedObject], tmp_path: Path) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("keep me")

@@ -51,8 +51,7 @@ def test_invalid_configuration_is_exit_1_and_writes_nothing(tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert (
-        "slipway:modelImageDigest = 'latest': must be a digest like sha256:<64 lowercase hex digits>"
-        in result.stderr
+        "slipway:modelImageDigest = 'latest': must be a digest like sha256:<64 lowercase hex digits>" in result.stderr
     )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "m").exists()

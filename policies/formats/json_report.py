@@ -1,0 +1,55 @@
+"""The JSON contract of DESIGN.md (``summary`` + ``findings``), plus ``errors`` for unusable input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policies.model import Finding
+from policies.result import GateResult
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    source, rule = finding.source, finding.rule
+    data: dict[str, Any] = {
+        "rule": rule.id,
+        "controls": finding.controls,
+        "severity": rule.severity.value,
+        "enforcement": finding.enforcement.value,
+        "exempted": finding.exempted,
+        "resource": {
+            "apiVersion": source.api_version,
+            "kind": source.kind,
+            "namespace": source.namespace,
+            "name": source.name,
+            "file": source.file,
+            "line": source.line,
+        },
+        "path": finding.violation.path,
+        "message": finding.violation.message,
+        "remediation": rule.remediation,
+    }
+    if finding.exemption is not None:
+        data["exemption"] = {
+            "justification": finding.exemption.justification,
+            "approver": finding.exemption.approver,
+            "expires": finding.exemption.expires,
+        }
+    return data
+
+
+def document(result: GateResult) -> dict[str, Any]:
+    return {
+        "summary": {
+            "objects": len(result.objects),
+            "findings": len(result.findings),
+            "mandatory": result.mandatory,
+            "exempted": result.exempted,
+        },
+        "findings": [finding_dict(f) for f in result.findings],
+        "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in result.problems],
+    }
+
+
+def render(result: GateResult) -> str:
+    return json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
