@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test check lint types fmt bench clean
+.PHONY: help setup demo test check lint types fmt bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -27,6 +27,13 @@ setup: $(VENV)/.synced  ## install the locked environment into .venv
 demo: setup  ## a local production rehearsal of everything that exists, on embedded defaults
 	@echo "== render: the dev stack's Kubernetes objects (Pulumi program under mocks, schema-checked)"
 	$(RUN) slipway render --stack dev --out build/manifests --format table
+	@echo "== gate: the same rules as the CrossGuard pack, on what render produced (SARIF + JUnit for CI)"
+	$(RUN) slipway gate build/manifests --config policies/gate.yaml
+	$(RUN) slipway gate build/manifests --config policies/gate.yaml --format sarif --output build/reports/gate.sarif
+	$(RUN) slipway gate build/manifests --config policies/gate.yaml --format junit --output build/reports/gate.xml
+	@echo "== gate: a manifest with classic mistakes is refused (exit 1 expected)"
+	@$(RUN) slipway gate tests/fixtures/policies/insecure-deployment.yaml; \
+	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1, got $$code"; exit 1; fi
 
 check: lint types  ## lint + types
 
@@ -44,8 +51,12 @@ fmt: setup  ## format the code
 test: check  ## install everything and run the whole suite (slow integration tests included)
 	$(RUN) pytest $(PYTEST_ARGS)
 
-bench: setup  ## performance figures (see benchmarks/)
+bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Checkov comparison
 	$(RUN) python benchmarks/render_bench.py
+	$(RUN) python benchmarks/gate_bench.py $(if $(CHECKOV),--checkov)
+
+docs: setup  ## regenerate generated documentation (policies/RULES.md)
+	$(RUN) python -m policies.docs
 
 clean:  ## remove build outputs and environments
 	rm -rf build $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -28,6 +28,7 @@ import yaml
 from infra.config import PROJECT, StackSettings, load_settings
 from infra.schema import SchemaCatalog
 from slipway.errors import SlipwayError, UsageError
+from slipway.objects import restore_integers
 
 RENDER_MARKER = ".slipway-render"
 TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata")
@@ -162,17 +163,6 @@ def run_under_mocks(config: Mapping[str, str], stack: str) -> tuple[StackSetting
     except Exception as exc:
         raise RenderError(f"the Pulumi program failed under mocks: {exc}") from exc
     return settings, captured
-
-
-def restore_integers(value: Any) -> Any:
-    """Undo protobuf's number encoding: integral floats become ints (Kubernetes has no float fields)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: restore_integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [restore_integers(v) for v in value]
-    return value
 
 
 def _check_unique(objects: Iterable[RenderedObject]) -> None:

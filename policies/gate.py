@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from policies.config import load_config
-from policies.engine import active_rules, evaluate
+from policies.engine import Evaluator, active_rules
 from policies.exemptions import EXEMPTION_RULE, apply_exemptions, load_exemptions
-from policies.loader import load_paths
-from policies.model import Enforcement, Finding
+from policies.loader import iter_sources
+from policies.model import Enforcement, Finding, InputProblem
 from policies.result import GateResult
 from policies.rules import ALL_RULES, RULES_BY_ID
 
@@ -31,8 +31,15 @@ def run_gate(
 ) -> GateResult:
     known = set(RULES_BY_ID)
     config = load_config(config_path, known)
-    objects, problems = load_paths(paths)
-    findings = evaluate(objects, config, ALL_RULES)
+    evaluator = Evaluator(config, ALL_RULES)
+    problems: list[InputProblem] = []
+    for item in iter_sources(paths):
+        if isinstance(item, InputProblem):
+            problems.append(item)
+        else:
+            evaluator.feed(item)
+    findings = evaluator.finish()
+    objects = evaluator.objects
     rules = active_rules(ALL_RULES, config)
     notes = []
     if not config.approved_registries:

@@ -27,18 +27,25 @@ _DOCUMENT_START = re.compile(r"^---[ \t]*(#.*)?$|^--- ", re.MULTILINE)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_paths(paths: Iterable[str]) -> tuple[list[SourceObject], list[InputProblem]]:
-    objects: list[SourceObject] = []
-    problems: list[InputProblem] = []
+def iter_sources(paths: Iterable[str]) -> Iterator[SourceObject | InputProblem]:
+    """Objects and problems, file by file: only one file's objects are alive at a time."""
     for given in paths:
         for display, text, problem in _read(given):
             if problem is not None:
-                problems.append(problem)
+                yield problem
                 continue
             assert text is not None
             parsed, parse_problems = parse_text(text, display)
-            objects.extend(parsed)
-            problems.extend(parse_problems)
+            del text
+            yield from parsed
+            yield from parse_problems
+
+
+def load_paths(paths: Iterable[str]) -> tuple[list[SourceObject], list[InputProblem]]:
+    objects: list[SourceObject] = []
+    problems: list[InputProblem] = []
+    for item in iter_sources(paths):
+        (problems if isinstance(item, InputProblem) else objects).append(item)  # type: ignore[arg-type]
     return objects, problems
 
 

@@ -93,7 +93,15 @@ class Rule:
     check: ObjectCheck | None = None
     pod_check: PodCheck | None = None
     stack_check: StackCheck | None = None
-    description: str = ""
+    inputs: frozenset[str] | None = None
+    """Kinds a stack rule reads (the engine keeps only those for it)."""
+
+    def __post_init__(self) -> None:
+        checks = [c for c in (self.check, self.pod_check, self.stack_check) if c is not None]
+        if len(checks) > 1:  # none: a rule whose findings the gate makes itself (gate.exemption)
+            raise ValueError(f"rule {self.id} takes one of check, pod_check, stack_check")
+        if self.stack_check is not None and not self.inputs:
+            raise ValueError(f"stack rule {self.id} must declare the kinds it reads (inputs)")
 
     def controls_for(self, violation: Violation) -> list[str]:
         """``pss:<level>/<control>`` per level broken, then the rule's other mappings."""

@@ -6,12 +6,14 @@ code; ``--debug`` shows the traceback. Output is a table on a terminal and JSON 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -145,29 +147,31 @@ def gate(
       1  at least one unexempted mandatory finding
       2  unusable input (a file or document could not be read; the others are still checked)
     """
-    from policies.formats import formatter
+    from policies.formats import writer
+    from policies.formats.text import verdict_line
     from policies.gate import run_gate
 
     result = run_gate(paths, config_path=config_path, exemptions_path=exemptions)
-    report = formatter(output_format)(result)
+    write_report = writer(output_format)
     if output is None:
-        click.echo(report, nl=False)
+        write_report(result, sys.stdout)
     else:
-        write_atomically(output, report)
-        summary = formatter("text")(result).rstrip("\n").rsplit("\n", 1)[-1]
-        click.echo(f"{summary}; {output_format} report in {output}")
+        with atomic_output(output) as stream:
+            write_report(result, stream)
+        click.echo(f"{verdict_line(result)}; {output_format} report in {output}")
     sys.exit(result.exit_code)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a report."""
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[TextIO]:
+    """A stream whose content replaces ``path`` only when complete: readers never see half a report."""
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            yield stream
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TextIO
 
 from policies.model import Finding
 from policies.result import GateResult
@@ -38,18 +38,19 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return data
 
 
-def document(result: GateResult) -> dict[str, Any]:
+def summary(result: GateResult) -> dict[str, int]:
     return {
-        "summary": {
-            "objects": len(result.objects),
-            "findings": len(result.findings),
-            "mandatory": result.mandatory,
-            "exempted": result.exempted,
-        },
-        "findings": [finding_dict(f) for f in result.findings],
-        "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in result.problems],
+        "objects": len(result.objects),
+        "findings": len(result.findings),
+        "mandatory": result.mandatory,
+        "exempted": result.exempted,
     }
 
 
-def render(result: GateResult) -> str:
-    return json.dumps(document(result), indent=2, ensure_ascii=False) + "\n"
+def write(result: GateResult, out: TextIO) -> None:
+    """Stream the document: one finding per line, so memory does not grow with the report."""
+    out.write('{"summary": ' + json.dumps(summary(result)) + ',\n "findings": [')
+    for index, finding in enumerate(result.findings):
+        out.write(("\n  " if index == 0 else ",\n  ") + json.dumps(finding_dict(finding), ensure_ascii=False))
+    errors = [{"file": p.file, "line": p.line, "message": p.message} for p in result.problems]
+    out.write('],\n "errors": ' + json.dumps(errors, ensure_ascii=False) + "}\n")

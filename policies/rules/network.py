@@ -86,6 +86,7 @@ RULES = (
         "to the namespace (CompliantNamespace does this), then allow declared paths only.",
         doc_url=f"{DOCS}#network-default-deny",
         kinds=frozenset({"Namespace"}),
+        inputs=frozenset({"Namespace", "NetworkPolicy"}),
         stack_check=_default_deny,
     ),
     Rule(

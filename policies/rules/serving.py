@@ -173,6 +173,7 @@ RULES = (
         ("nist-800-53:SI-4",),
         stack_check=_metrics_scrape,
         kinds=SERVING_KINDS,
+        inputs=SERVING_KINDS | {"Service", "ServiceMonitor", "PodMonitor"},
     ),
     _serving(
         "serving.drift-job",
@@ -182,6 +183,7 @@ RULES = (
         ("nist-800-53:SI-4", "nist-800-53:CA-7"),
         stack_check=_drift_job,
         kinds=SERVING_KINDS,
+        inputs=SERVING_KINDS | {"CronJob"},
     ),
     _serving(
         "serving.review-route",

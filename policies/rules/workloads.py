@@ -263,5 +263,6 @@ RULES = (
         "Run at least two replicas and add a PodDisruptionBudget whose selector matches the pod labels.",
         stack_check=_replicas_pdb,
         kinds=SERVING_KINDS,
+        inputs=SERVING_KINDS | {"PodDisruptionBudget"},
     ),
 )

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from infra.render import RenderedObject, render_stack, restore_integers, run_under_mocks, stack_config
+from infra.render import RenderedObject, render_stack, run_under_mocks, stack_config
+from slipway.objects import restore_integers
 from tests.conftest import PROJECT_DIR
 
 Manifest = dict[str, Any]
