@@ -26,7 +26,7 @@ from policies.model import SourceObject
 from policies.rules import ALL_RULES
 from tests.conftest import PROJECT_DIR
 
-CORPUS = PROJECT_DIR.parent / "shared" / "conformance" / "kyverno"
+CORPUS = Path(os.environ.get("SLIPWAY_KYVERNO_CORPUS", PROJECT_DIR.parent / "shared" / "conformance" / "kyverno"))
 DISAGREEMENTS = PROJECT_DIR / "policies" / "conformance" / "kyverno-disagreements.yaml"
 # Best-practice controls with a matching gate rule, and whether the semantics are the same ("same")
 # or the gate is deliberately stricter ("stricter": it must fail whatever Kyverno fails).
