@@ -202,3 +202,240 @@ def audit_verify(name: str) -> None:
     trail = AuditTrail.for_name(name)
     count = trail.verify()
     click.echo(f"{trail.path}: {count} record(s), chain intact")
+
+
+def _emit(data: dict[str, Any], human: list[str]) -> None:
+    """Human lines on a terminal, JSON otherwise."""
+    if sys.stdout.isatty():
+        for line in human:
+            click.echo(line)
+    else:
+        click.echo(json.dumps(data, indent=2, default=str))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys for model artifacts and the review-queue encryption key ($SLIPWAY_HOME/keys)."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Create the Ed25519 signing key pair and the review-queue key.
+
+    \b
+    Examples:
+      slipway keys generate
+    """
+    from slipway.signing import KeyStore
+
+    store = KeyStore.default()
+    public = store.generate()
+    _emit(
+        {"public_key": str(public), "fingerprint": store.fingerprint()},
+        [f"created {store.private_key_path} (keep it secret) and {public}", f"fingerprint {store.fingerprint()}"],
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Retire the current signing key (its public key stays in keys/retired/) and create a new one.
+
+    Models signed with the old key must be re-signed (retrain) or served with the retired public key.
+
+    \b
+    Examples:
+      slipway keys rotate && slipway train
+    """
+    from slipway.signing import KeyStore
+
+    store = KeyStore.default()
+    public = store.rotate()
+    _emit(
+        {"public_key": str(public), "fingerprint": store.fingerprint()},
+        [f"rotated: new public key {public}", f"fingerprint {store.fingerprint()}"],
+    )
+
+
+@keys.command("show")
+def keys_show() -> None:
+    """Show where the keys are and the public key's fingerprint (never the private key)."""
+    from slipway.signing import KeyStore
+
+    store = KeyStore.default()
+    _emit(
+        {"public_key": str(store.public_key_path), "fingerprint": store.fingerprint()},
+        [f"public key {store.public_key_path}", f"fingerprint {store.fingerprint()}"],
+    )
+
+
+@main.command()
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the data split.")
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Labelled records (CSV/Parquet, contract columns + diagnosis); default: the bundled dataset.",
+)
+def train(seed: int, data: Path | None) -> None:
+    """Train, calibrate, evaluate, sign and store the classifier in the BentoML model store.
+
+    \b
+    Examples:
+      slipway keys generate && slipway train
+      slipway train --data build/review-labels.csv
+
+    \b
+    Exit codes:
+      0  trained, signed and stored
+      1  the candidate failed the promotion bar (nothing stored)
+      2  unusable input (no signing key, unreadable data)
+    """
+    from bentos.classifier.train import train as run_training
+    from slipway.signing import KeyStore
+
+    result = run_training(KeyStore.default(), seed=seed, data=data)
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k != "test_rows")
+    _emit(
+        {"tag": result.tag, "digest": result.digest, "signature": result.signature, "metrics": result.metrics},
+        [
+            f"stored {result.tag} ({result.rows} records; held-out {metrics})",
+            f"digest    {result.digest}",
+            f"signature {result.signature}",
+            "pin it in a stack:",
+            f"  pulumi config set slipway:modelArtifactDigest {result.digest}",
+            f"  pulumi config set slipway:modelSignature {result.signature}",
+        ],
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (0.0.0.0 in a container).")
+@click.option("--port", type=int, default=3000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the model server (`bentoml serve` underneath): /predict, /review/*, /livez, /readyz, /metrics.
+
+    The model must verify against $SLIPWAY_MODEL_PUBLIC_KEY (default $SLIPWAY_HOME/keys/signing.pub);
+    otherwise the server stays up but not ready, and /readyz says why.
+
+    \b
+    Examples:
+      slipway serve
+      SLIPWAY_MODEL=classifier:abc123 slipway serve --port 3100
+    """
+    import shutil
+
+    executable = shutil.which("bentoml") or str(Path(sys.executable).with_name("bentoml"))
+    argv = [executable, "serve", "bentos.classifier.service:Classifier", "--host", host, "--port", str(port)]
+    os.execv(executable, argv)
+
+
+@main.group()
+def review() -> None:
+    """The human review queue (the same queue the server writes to)."""
+
+
+def _queue() -> Any:
+    from bentos.classifier.review_queue import ReviewQueue
+    from bentos.classifier.runtime import _read_key
+    from bentos.classifier.settings import ServerSettings
+
+    settings = ServerSettings()
+    return ReviewQueue(settings.review_queue_path(), _read_key(settings))
+
+
+@review.command("list")
+@click.option("--limit", type=int, default=50, show_default=True)
+def review_list(limit: int) -> None:
+    """Pending reviews, oldest first."""
+    queue = _queue()
+    items = [i.summary() for i in queue.pending(limit=limit)]
+    depth, oldest = queue.depth()
+    _emit(
+        {"pending": depth, "oldest_age_seconds": oldest, "items": items},
+        [f"{depth} pending (oldest {oldest:.0f} s)"]
+        + [
+            f"{i['review_id']}  {i['prediction']:<9} p={i['probability']:.3f}  {','.join(i['reasons'])}"
+            f"  request {i['request_id']}"
+            for i in items
+        ],
+    )
+
+
+@review.command("resolve")
+@click.argument("review_id")
+@click.option("--label", type=click.Choice(["malignant", "benign"]), required=True)
+@click.option("--reviewer", required=True, help="Who decided (recorded in the audit trail).")
+@click.option("--note", default="", help="Free text, stored encrypted.")
+def review_resolve(review_id: str, label: str, reviewer: str, note: str) -> None:
+    """Record a reviewer's decision.
+
+    \b
+    Examples:
+      slipway review resolve rv-0123abcd --label benign --reviewer dr.ahmed --note "second read"
+    """
+    item = _queue().resolve(review_id, label=label, reviewer=reviewer, note=note)
+    _emit(item.summary(), [f"{item.review_id} resolved as {item.label} by {item.reviewer}"])
+
+
+@review.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV file to write.")
+def review_export(out: Path) -> None:
+    """Write resolved reviews as labelled records (contract columns + diagnosis) for retraining.
+
+    \b
+    Examples:
+      slipway review export --out build/review-labels.csv
+    """
+    import csv
+
+    from slipway.contract import FEATURE_NAMES
+
+    records = list(_queue().resolved_records())
+    with atomic_output(out) as stream:
+        writer = csv.DictWriter(stream, fieldnames=["record_id", *FEATURE_NAMES, "diagnosis"])
+        writer.writeheader()
+        writer.writerows(records)
+    _emit({"out": str(out), "records": len(records)}, [f"wrote {len(records)} resolved review(s) to {out}"])
+
+
+@main.group()
+def drift() -> None:
+    """Drift of data against the served model's training reference."""
+
+
+@drift.command("report")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report directory (default: $SLIPWAY_HOME/reports/drift/<time>).",
+)
+def drift_report_command(data: Path, out: Path | None) -> None:
+    """PSI and Kolmogorov-Smirnov per feature; JSON report plus a PNG chart per drifted feature.
+
+    \b
+    Examples:
+      slipway drift report build/pipeline/data/records.parquet
+    """
+    import datetime
+
+    from bentos.classifier.artifact import load_verified
+    from bentos.classifier.drift_report import drift_report
+    from bentos.classifier.settings import ServerSettings
+    from slipway.audit import slipway_home
+
+    settings = ServerSettings()
+    model = load_verified(settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = out or slipway_home() / "reports" / "drift" / stamp
+    report = drift_report(data, model.card, target, model=model.tag)
+    _emit(
+        {**report, "out": str(target)},
+        [f"{report['rows']} rows vs {model.tag}: {len(report['drifted'])} drifted feature(s)"]
+        + [
+            f"  {n}: PSI {report['features'][n]['psi']:.3f}, KS p {report['features'][n]['ks_pvalue']:.2g}"
+            for n in report["drifted"]
+        ]
+        + [f"report {target / 'drift.json'}"],
+    )

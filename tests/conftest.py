@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,9 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# BentoML binds its model store to $BENTOML_HOME when first imported: one isolated store per test session.
+BENTOML_HOME = Path(tempfile.mkdtemp(prefix="slipway-test-bentoml-"))
+os.environ["BENTOML_HOME"] = str(BENTOML_HOME)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""BentoML services and their runtime: the classifier, routing, drift, review queue."""

@@ -1,0 +1,131 @@
+"""The signed model artifact in the BentoML model store, and its verification before use.
+
+An artifact is a BentoML model whose directory holds ``model.joblib`` (the fitted estimator),
+``card.json`` (everything the server needs besides the estimator: thresholds, reference
+distributions, metrics, training-data fingerprint) and ``signature.json``. The digest covers the
+first two files; the Ed25519 signature covers the digest. The server verifies both *before*
+unpickling anything, so a tampered artifact never executes.
+
+Usage::
+
+    tag = save_artifact(estimator, card, KeyStore.default())
+    bundle = load_verified("classifier:latest", public_key=Path(...), expected_digest=None)
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from slipway.errors import SlipwayError
+from slipway.signing import KeyStore, SignatureInvalid, public_key_fingerprint, verify
+
+MODEL_NAME = "classifier"
+SIGNED_FILES = ("model.joblib", "card.json")
+SIGNATURE_FILE = "signature.json"
+
+
+class ArtifactRejected(SlipwayError):
+    """The artifact is missing, unsigned, tampered with or signed by another key."""
+
+
+def artifact_digest(directory: Path) -> str:
+    """sha256 over the signed files: their names, sizes and contents, in a fixed order."""
+    digest = hashlib.sha256()
+    for name in SIGNED_FILES:
+        data = (directory / name).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SavedArtifact:
+    tag: str
+    digest: str
+    signature: str
+    path: Path
+
+
+def save_artifact(estimator: Any, card: dict[str, Any], keys: KeyStore) -> SavedArtifact:
+    import bentoml
+    import joblib
+
+    labels = {"owner": "ml-platform", "project": "slipway", "signed": "ed25519"}
+    with bentoml.models.create(MODEL_NAME, labels=labels, metadata={"card": "card.json"}) as model:
+        directory = Path(model.path)
+        joblib.dump(estimator, directory / "model.joblib")
+        (directory / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True), encoding="utf-8")
+        digest = artifact_digest(directory)
+        signature = keys.sign(digest.encode())
+        (directory / SIGNATURE_FILE).write_text(
+            json.dumps(
+                {
+                    "digest": digest,
+                    "signature": signature,
+                    "algorithm": "ed25519",
+                    "public_key": keys.fingerprint(),
+                    "signed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+        tag = str(model.tag)
+    return SavedArtifact(tag, digest, signature, directory)
+
+
+@dataclass(frozen=True)
+class VerifiedModel:
+    tag: str
+    version: str
+    digest: str
+    estimator: Any
+    card: dict[str, Any]
+
+
+def load_verified(tag: str, *, public_key: Path, expected_digest: str | None = None) -> VerifiedModel:
+    """Find, verify and only then load the artifact; raise ArtifactRejected with the reason."""
+    import bentoml
+    import joblib
+
+    try:
+        model = bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        raise ArtifactRejected(f"model {tag} is not in the model store (run `slipway train`)") from None
+    directory = Path(model.path)
+    try:
+        recorded = json.loads((directory / SIGNATURE_FILE).read_text(encoding="utf-8"))
+        signature = str(recorded["signature"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ArtifactRejected(f"model {model.tag} carries no readable signature ({SIGNATURE_FILE})") from None
+    try:
+        digest = artifact_digest(directory)
+    except OSError as exc:
+        raise ArtifactRejected(f"model {model.tag} is incomplete: {exc.strerror}") from None
+    if expected_digest and digest != expected_digest:
+        raise ArtifactRejected(f"model {model.tag} has digest {digest}, but {expected_digest} was deployed")
+    try:
+        verify(public_key, digest.encode(), signature)
+    except SignatureInvalid:
+        fingerprint = _fingerprint_or_unknown(public_key)
+        raise ArtifactRejected(
+            f"model {model.tag} failed signature verification (digest {digest}) under public key {fingerprint}: "
+            "tampered artifact or signed with another key"
+        ) from None
+    except SlipwayError as exc:
+        raise ArtifactRejected(f"cannot verify model {model.tag}: {exc}") from None
+    card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
+    estimator = joblib.load(directory / "model.joblib")
+    return VerifiedModel(str(model.tag), model.tag.version or "", digest, estimator, card)
+
+
+def _fingerprint_or_unknown(path: Path) -> str:
+    try:
+        return public_key_fingerprint(path)
+    except SlipwayError:
+        return str(path)

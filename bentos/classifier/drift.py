@@ -1,0 +1,147 @@
+"""Drift: how far live inputs and predictions have moved from the training reference.
+
+The reference (computed at training and stored in the model card) gives each feature ten
+quantile bins and the share of training data in each. The live monitor keeps a sliding window of
+recent observations per feature and reports the Population Stability Index per feature and for
+the predicted probability once the window holds enough samples. The batch report adds the
+two-sample Kolmogorov-Smirnov test against the stored reference sample.
+
+PSI = Σ (aᵢ - eᵢ) · ln(aᵢ / eᵢ), the symmetric KL divergence of the two binned distributions, with
+empty bins smoothed by ``EPSILON``. Rule of thumb: < 0.1 stable, 0.1-0.25 moderate, > 0.25 drifted.
+
+Usage::
+
+    reference = feature_reference(training_matrix, FEATURE_NAMES)          # at training
+    monitor = DriftMonitor(card["drift"], metrics, window=500, min_samples=100)
+    monitor.observe(rows, probabilities)                                    # per request
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+EPSILON = 1e-4
+BINS = 10
+PROBABILITY_EDGES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+DRIFTED = 0.25
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def bin_edges(values: FloatArray, bins: int = BINS) -> list[float]:
+    """Inner edges of ``bins`` quantile bins (duplicates removed for discrete features)."""
+    quantiles = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
+    return sorted({float(q) for q in quantiles})
+
+
+def proportions(values: FloatArray, edges: Sequence[float]) -> FloatArray:
+    """Share of ``values`` in each bin (-inf, e1], (e1, e2], ..., (ek, inf)."""
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    total = counts.sum()
+    return counts / total if total else counts.astype(np.float64)
+
+
+def psi(expected: Sequence[float] | FloatArray, actual: Sequence[float] | FloatArray) -> float:
+    e = np.clip(np.asarray(expected, dtype=np.float64), EPSILON, None)
+    a = np.clip(np.asarray(actual, dtype=np.float64), EPSILON, None)
+    e, a = e / e.sum(), a / a.sum()
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def ks(sample: FloatArray, reference: FloatArray) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov statistic and p-value (SciPy)."""
+    from scipy.stats import ks_2samp
+
+    result = ks_2samp(sample, reference)
+    return float(result.statistic), float(result.pvalue)
+
+
+def feature_reference(matrix: FloatArray, names: Sequence[str]) -> dict[str, Any]:
+    features = {}
+    for index, name in enumerate(names):
+        column = matrix[:, index]
+        edges = bin_edges(column)
+        features[name] = {"edges": edges, "expected": proportions(column, edges).tolist()}
+    return {"features": features}
+
+
+def prediction_reference(probabilities: FloatArray) -> dict[str, Any]:
+    return {"edges": PROBABILITY_EDGES, "expected": proportions(probabilities, PROBABILITY_EDGES).tolist()}
+
+
+class DriftGauges(Protocol):
+    def set_feature_psi(self, feature: str, value: float) -> None: ...
+    def set_prediction_psi(self, value: float) -> None: ...
+    def set_window(self, samples: int) -> None: ...
+
+
+class _WindowedHistogram:
+    """Bin counts over the last ``window`` observations, updated in O(1) per observation."""
+
+    def __init__(self, edges: Sequence[float], window: int) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.counts = np.zeros(len(edges) + 1, dtype=np.int64)
+        self.recent: deque[int] = deque(maxlen=window)
+
+    def add(self, values: FloatArray) -> None:
+        for index in np.searchsorted(self.edges, values, side="left").tolist():
+            if len(self.recent) == self.recent.maxlen:
+                self.counts[self.recent[0]] -= 1
+            self.recent.append(index)
+            self.counts[index] += 1
+
+    def shares(self) -> FloatArray:
+        total = self.counts.sum()
+        return self.counts / total if total else self.counts.astype(np.float64)
+
+
+class DriftMonitor:
+    """Live PSI per feature and for predictions over a sliding window, with a minimum-sample guard."""
+
+    def __init__(
+        self, reference: dict[str, Any], gauges: DriftGauges, *, window: int = 500, min_samples: int = 100
+    ) -> None:
+        if min_samples > window:
+            raise ValueError("min_samples must not exceed the window")
+        self.reference = reference
+        self.gauges = gauges
+        self.min_samples = min_samples
+        self.names = list(reference["features"])
+        self._features = {
+            name: _WindowedHistogram(spec["edges"], window) for name, spec in reference["features"].items()
+        }
+        self._predictions = _WindowedHistogram(reference["prediction"]["edges"], window)
+        self._lock = threading.Lock()
+
+    def observe(self, rows: FloatArray, probabilities: FloatArray) -> None:
+        with self._lock:
+            for index, name in enumerate(self.names):
+                self._features[name].add(rows[:, index])
+            self._predictions.add(probabilities)
+            samples = len(self._predictions.recent)
+            self.gauges.set_window(samples)
+            if samples < self.min_samples:
+                return
+            for name in self.names:
+                expected = self.reference["features"][name]["expected"]
+                self.gauges.set_feature_psi(name, psi(expected, self._features[name].shares()))
+            self.gauges.set_prediction_psi(psi(self.reference["prediction"]["expected"], self._predictions.shares()))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Current PSI values (None below the minimum sample count)."""
+        with self._lock:
+            samples = len(self._predictions.recent)
+            if samples < self.min_samples:
+                return {"samples": samples, "features": None, "prediction": None}
+            features = {
+                name: psi(self.reference["features"][name]["expected"], self._features[name].shares())
+                for name in self.names
+            }
+            prediction = psi(self.reference["prediction"]["expected"], self._predictions.shares())
+            return {"samples": samples, "features": features, "prediction": prediction}

@@ -1,0 +1,117 @@
+"""The model server's Prometheus metrics, registered on the registry they are given.
+
+Names follow Prometheus conventions (``_total`` counters, ``_seconds`` durations) and every help
+text says what is counted. Queue depth and oldest age are read from the queue at scrape time, so
+they are right across restarts and replicas sharing a queue.
+
+Usage::
+
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry, queue_depth=queue.depth)
+    metrics.predictions.labels(decision="auto").inc()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from bentos.classifier.routing import REASONS
+
+DECISIONS = ("auto", "review", "review_unavailable")
+
+
+class _QueueCollector(Collector):
+    def __init__(self, depth: Callable[[], tuple[int, float]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            count, oldest = self._depth()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the queue is down; the gauges go absent
+            return
+        yield GaugeMetricFamily("slipway_review_queue_depth", "Reviews waiting for a person.", value=count)
+        yield GaugeMetricFamily(
+            "slipway_review_oldest_pending_age_seconds",
+            "Age of the oldest review still waiting for a person (0 when none wait).",
+            value=oldest,
+        )
+
+
+class ServiceMetrics:
+    def __init__(self, registry: CollectorRegistry, *, queue_depth: Callable[[], tuple[int, float]] | None = None):
+        self.registry = registry
+        self.predictions = Counter(
+            "slipway_predictions_total",
+            "Records answered by the model server, by routing decision (auto, review, review_unavailable).",
+            ["decision"],
+            registry=registry,
+        )
+        for decision in DECISIONS:
+            self.predictions.labels(decision=decision)
+        self.reasons = Counter(
+            "slipway_routing_reasons_total",
+            "Records routed to review, by reason (a record can have several).",
+            ["reason"],
+            registry=registry,
+        )
+        for reason in REASONS:
+            self.reasons.labels(reason=reason)
+        self.out_of_distribution = Counter(
+            "slipway_out_of_distribution_inputs_total",
+            "Records whose features lie outside the training distribution.",
+            registry=registry,
+        )
+        self.validation_errors = Counter(
+            "slipway_input_validation_errors_total",
+            "Requests or records rejected by input validation, by problem category.",
+            ["problem"],
+            registry=registry,
+        )
+        for problem in ("missing_required", "bad_type", "out_of_range", "unknown_field", "malformed_request",
+                        "batch_too_large"):  # fmt: skip
+            self.validation_errors.labels(problem=problem)
+        self.review_write_failures = Counter(
+            "slipway_review_store_write_failures_total",
+            "Routed decisions that could not be written to the review queue (answered as review_unavailable).",
+            registry=registry,
+        )
+        self.feature_psi = Gauge(
+            "slipway_feature_psi",
+            "Population Stability Index of each feature over the live window against the training reference.",
+            ["feature"],
+            registry=registry,
+        )
+        self.prediction_psi = Gauge(
+            "slipway_prediction_psi",
+            "Population Stability Index of the predicted probability over the live window against calibration.",
+            registry=registry,
+        )
+        self.drift_window = Gauge(
+            "slipway_drift_window_samples",
+            "Records in the live drift window (PSI is published once it reaches the minimum).",
+            registry=registry,
+        )
+        self.model_info = Gauge(
+            "slipway_model_info", "The model being served (value 1).", ["name", "version", "digest"], registry=registry
+        )
+        self.model_verified = Gauge(
+            "slipway_model_signature_valid",
+            "1 when the served model's signature verified at start-up, 0 when it was refused.",
+            registry=registry,
+        )
+        if queue_depth is not None:
+            registry.register(_QueueCollector(queue_depth))
+
+    # DriftGauges protocol
+    def set_feature_psi(self, feature: str, value: float) -> None:
+        self.feature_psi.labels(feature=feature).set(value)
+
+    def set_prediction_psi(self, value: float) -> None:
+        self.prediction_psi.set(value)
+
+    def set_window(self, samples: int) -> None:
+        self.drift_window.set(samples)

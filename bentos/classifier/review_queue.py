@@ -1,0 +1,252 @@
+"""The durable review queue: SQLite in WAL mode, records encrypted at rest, every change audited.
+
+A routed decision is written before its answer is returned (``enqueue`` is idempotent per request
+id and item, so a retried request never creates a second review). Feature values and reviewer
+notes are encrypted with the Fernet key from configuration; the audit trail
+(``$SLIPWAY_HOME/audit/reviews.jsonl``, hash-chained) records ids, reasons, labels and reviewers,
+never feature values.
+
+Usage::
+
+    queue = ReviewQueue(Path(".slipway/review/queue.db"), key)
+    review_id = queue.enqueue(request_id, 0, features={...}, prediction="malignant", ...)
+    queue.resolve(review_id, label="benign", reviewer="dr.a", note="reviewed slides")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from slipway.audit import AuditTrail
+from slipway.contract import LABELS
+from slipway.errors import SlipwayError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id     TEXT PRIMARY KEY,
+    request_id    TEXT NOT NULL,
+    item          INTEGER NOT NULL,
+    created       REAL NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('pending', 'resolved')),
+    prediction    TEXT NOT NULL,
+    probability   REAL NOT NULL,
+    reasons       TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    model_digest  TEXT NOT NULL,
+    payload       BLOB NOT NULL,
+    label         TEXT,
+    reviewer      TEXT,
+    note          BLOB,
+    resolved      REAL,
+    UNIQUE (request_id, item)
+);
+CREATE INDEX IF NOT EXISTS reviews_pending ON reviews (status, created);
+"""
+
+
+class ReviewStoreUnavailable(SlipwayError):
+    """The queue cannot be written (disk, permissions, corruption); no routed decision may be final."""
+
+
+class ReviewNotFound(SlipwayError):
+    exit_code = 1
+
+
+class ReviewConflict(SlipwayError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    review_id: str
+    request_id: str
+    item: int
+    created: float
+    status: str
+    prediction: str
+    probability: float
+    reasons: list[str]
+    model_version: str
+    model_digest: str
+    label: str | None
+    reviewer: str | None
+    resolved: float | None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "review_id": self.review_id,
+            "request_id": self.request_id,
+            "item": self.item,
+            "status": self.status,
+            "created": self.created,
+            "prediction": self.prediction,
+            "probability": self.probability,
+            "reasons": self.reasons,
+            "model_version": self.model_version,
+            "label": self.label,
+            "reviewer": self.reviewer,
+            "resolved": self.resolved,
+        }
+
+
+def review_id_for(request_id: str, item: int) -> str:
+    return "rv-" + hashlib.sha256(f"{request_id}\0{item}".encode()).hexdigest()[:20]
+
+
+class ReviewQueue:
+    def __init__(self, path: Path, key: bytes, *, audit: AuditTrail | None = None) -> None:
+        self.path = path
+        self._fernet = Fernet(key)
+        self.audit = audit or AuditTrail.for_name("reviews")
+        self._initialised = False
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            if not self._initialised:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise ReviewStoreUnavailable(f"review queue {self.path} cannot be opened: {exc}") from None
+        try:
+            if not self._initialised:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(SCHEMA)
+                self._initialised = True
+            connection.execute("PRAGMA synchronous=FULL")
+            yield connection
+        except sqlite3.Error as exc:
+            raise ReviewStoreUnavailable(f"review queue {self.path}: {exc}") from None
+        finally:
+            connection.close()
+
+    def enqueue(
+        self,
+        request_id: str,
+        item: int,
+        *,
+        features: dict[str, float],
+        prediction: str,
+        probability: float,
+        reasons: list[str],
+        model_version: str,
+        model_digest: str,
+    ) -> str:
+        review_id = review_id_for(request_id, item)
+        payload = self._fernet.encrypt(json.dumps(features).encode())
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO reviews (review_id, request_id, item, created, status, prediction, probability,"
+                " reasons, model_version, model_digest, payload) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                (review_id, request_id, item, time.time(), prediction, probability, json.dumps(reasons),
+                 model_version, model_digest, payload),
+            )  # fmt: skip
+            created = cursor.rowcount == 1
+        if created:
+            self.audit.append(
+                "review.created",
+                {"review_id": review_id, "request_id": request_id, "item": item, "reasons": reasons,
+                 "prediction": prediction, "model_digest": model_digest},
+            )  # fmt: skip
+        return review_id
+
+    def _row(self, db: sqlite3.Connection, review_id: str) -> sqlite3.Row:
+        db.row_factory = sqlite3.Row
+        row = db.execute("SELECT * FROM reviews WHERE review_id = ?", (review_id,)).fetchone()
+        if row is None:
+            raise ReviewNotFound(f"no review {review_id}")
+        return row  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _item(row: sqlite3.Row) -> ReviewItem:
+        return ReviewItem(
+            review_id=row["review_id"],
+            request_id=row["request_id"],
+            item=row["item"],
+            created=row["created"],
+            status=row["status"],
+            prediction=row["prediction"],
+            probability=row["probability"],
+            reasons=json.loads(row["reasons"]),
+            model_version=row["model_version"],
+            model_digest=row["model_digest"],
+            label=row["label"],
+            reviewer=row["reviewer"],
+            resolved=row["resolved"],
+        )
+
+    def pending(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "SELECT * FROM reviews WHERE status = 'pending' ORDER BY created, review_id LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [self._item(row) for row in rows]
+
+    def get(self, review_id: str) -> tuple[ReviewItem, dict[str, float], str | None]:
+        """The item, its decrypted features and note."""
+        with self._connect() as db:
+            row = self._row(db, review_id)
+        return self._item(row), self._decrypt(row["payload"]), self._decrypt_note(row["note"])
+
+    def resolve(self, review_id: str, *, label: str, reviewer: str, note: str = "") -> ReviewItem:
+        if label not in LABELS:
+            raise ReviewConflict(f"label must be one of {list(LABELS)}")
+        if not reviewer.strip():
+            raise ReviewConflict("reviewer is required")
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            row = self._row(db, review_id)
+            if row["status"] == "resolved":
+                db.execute("ROLLBACK")
+                raise ReviewConflict(f"review {review_id} was already resolved by {row['reviewer']}")
+            encrypted_note = self._fernet.encrypt(note.encode()) if note else None
+            db.execute(
+                "UPDATE reviews SET status = 'resolved', label = ?, reviewer = ?, note = ?, resolved = ? "
+                "WHERE review_id = ?",
+                (label, reviewer, encrypted_note, time.time(), review_id),
+            )
+            db.execute("COMMIT")
+            resolved = self._item(self._row(db, review_id))
+        self.audit.append(
+            "review.resolved",
+            {"review_id": review_id, "request_id": resolved.request_id, "label": label, "reviewer": reviewer,
+             "model_prediction": resolved.prediction,
+             "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None},
+        )  # fmt: skip
+        return resolved
+
+    def depth(self) -> tuple[int, float]:
+        """Pending reviews and the age in seconds of the oldest one (0 when none)."""
+        with self._connect() as db:
+            count, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM reviews WHERE status = 'pending'").fetchone()
+        return int(count), (time.time() - oldest) if oldest is not None else 0.0
+
+    def resolved_records(self) -> Iterator[dict[str, Any]]:
+        """Resolved reviews as labelled training records (features decrypted)."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM reviews WHERE status = 'resolved' ORDER BY resolved, review_id").fetchall()
+        for row in rows:
+            yield {"record_id": row["review_id"], **self._decrypt(row["payload"]), "diagnosis": row["label"]}
+
+    def _decrypt(self, blob: bytes) -> dict[str, float]:
+        try:
+            data: dict[str, float] = json.loads(self._fernet.decrypt(blob))
+        except InvalidToken:
+            raise ReviewStoreUnavailable("a review record cannot be decrypted with the configured key") from None
+        return data
+
+    def _decrypt_note(self, blob: bytes | None) -> str | None:
+        return None if blob is None else self._fernet.decrypt(blob).decode()

@@ -1,0 +1,238 @@
+"""The model server's behaviour, independent of the HTTP framework: verify, predict, route, review.
+
+``ModelRuntime.start`` never raises for a bad model: it records why the model was refused, so the
+server stays up, reports not-ready with the reason, and answers predictions with 503. Every
+answer is a ``(status, body)`` pair; the BentoML service only turns it into a response.
+
+Usage::
+
+    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry())
+    status, body = runtime.predict({"record": {...}}, request_id="req-1")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, load_verified
+from bentos.classifier.drift import DriftMonitor
+from bentos.classifier.metrics import ServiceMetrics
+from bentos.classifier.review_queue import (
+    ReviewConflict,
+    ReviewNotFound,
+    ReviewQueue,
+    ReviewStoreUnavailable,
+)
+from bentos.classifier.routing import OUT_OF_DISTRIBUTION, RoutingPolicy
+from bentos.classifier.settings import ServerSettings
+from slipway.contract import FEATURE_NAMES, LABELS, validate_record
+from slipway.errors import SlipwayError
+from slipway.signing import KeyFileError
+
+logger = logging.getLogger("slipway.classifier")
+Answer = tuple[int, dict[str, Any]]
+
+
+def _log(event: str, **fields: Any) -> None:
+    """One structured line per event; never feature values or keys."""
+    logger.info(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
+
+
+@dataclass
+class ModelRuntime:
+    settings: ServerSettings
+    metrics: ServiceMetrics
+    model: VerifiedModel | None = None
+    refusal: str | None = None
+    queue: ReviewQueue | None = None
+    queue_problem: str | None = None
+    policy: RoutingPolicy | None = None
+    drift: DriftMonitor | None = None
+    info: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, settings: ServerSettings, registry: CollectorRegistry) -> ModelRuntime:
+        queue, queue_problem = None, None
+        try:
+            queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
+        except (SlipwayError, ValueError) as exc:
+            queue_problem = str(exc)
+        metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None)
+        runtime = cls(settings, metrics, queue=queue, queue_problem=queue_problem)
+        try:
+            model = load_verified(
+                settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest
+            )
+        except ArtifactRejected as exc:
+            runtime.refusal = str(exc)
+            metrics.model_verified.set(0)
+            logger.error("model refused: %s", exc)
+            return runtime
+        runtime.model = model
+        runtime.policy = RoutingPolicy.from_card(
+            model.card,
+            high_stakes_labels=settings.high_stakes_labels,
+            confidence_threshold=settings.confidence_threshold,
+        )
+        runtime.drift = DriftMonitor(
+            model.card["drift"], metrics, window=settings.drift_window, min_samples=settings.drift_min_samples
+        )
+        runtime.info = {"name": model.tag.split(":")[0], "version": model.version, "digest": model.digest}
+        metrics.model_info.labels(**runtime.info).set(1)
+        metrics.model_verified.set(1)
+        _log("model.verified", model=model.tag, digest=model.digest, queue=str(settings.review_queue_path()))
+        if queue_problem:
+            logger.error("review queue unavailable: %s", queue_problem)
+        return runtime
+
+    # -- health ------------------------------------------------------------------------------------------
+    def readiness(self) -> str | None:
+        """None when ready, else why not (shown by /readyz)."""
+        return f"model refused: {self.refusal}" if self.refusal else None
+
+    # -- predictions -------------------------------------------------------------------------------------
+    def predict(self, payload: dict[str, Any], request_id: str | None) -> Answer:
+        request_id = request_id or f"req-{uuid.uuid4().hex[:16]}"
+        if self.model is None or self.policy is None:
+            return 503, {"request_id": request_id, "error": "model not available", "reason": self.refusal}
+        records, problem = self._records(payload)
+        if problem is not None:
+            status, message, category = problem
+            self.metrics.validation_errors.labels(problem=category).inc()
+            return status, {"request_id": request_id, "error": message}
+        rows, errors = [], []
+        for index, record in enumerate(records):
+            values, problems = validate_record(record)
+            for p in problems:
+                errors.append({"record": index, "field": p.field, "problem": p.category, "message": p.message})
+                self.metrics.validation_errors.labels(problem=p.category).inc()
+            if values is not None:
+                rows.append(values)
+        if errors:
+            return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
+        matrix = np.asarray(rows, dtype=np.float64)
+        probabilities = self.model.estimator.predict_proba(matrix)[:, 1]
+        results = [
+            self._route(request_id, index, matrix[index], assessment)
+            for index, assessment in enumerate(self.policy.assess_batch(matrix, probabilities))
+        ]
+        if self.drift is not None:
+            self.drift.observe(matrix, probabilities)
+        _log(
+            "predict",
+            request_id=request_id,
+            decisions=[r["decision"] for r in results],
+            reviews=[r["review_id"] for r in results if r["review_id"]],
+            model_digest=self.model.digest,
+        )
+        return 200, {"request_id": request_id, "model": self.info, "results": results}
+
+    def _records(self, payload: dict[str, Any]) -> tuple[list[Any], tuple[int, str, str] | None]:
+        record, records = payload.get("record"), payload.get("records")
+        if (record is None) == (records is None):
+            return [], (422, "send exactly one of 'record' (an object) or 'records' (a list)", "malformed_request")
+        if records is not None:
+            if not records:
+                return [], (422, "'records' is empty", "malformed_request")
+            if len(records) > self.settings.max_batch:
+                return [], (
+                    413,
+                    f"batch of {len(records)} records exceeds the limit of {self.settings.max_batch}",
+                    "batch_too_large",
+                )
+            return list(records), None
+        return [record], None
+
+    def _route(self, request_id: str, index: int, row: Any, assessment: Any) -> dict[str, Any]:
+        assert self.model is not None
+        decision, review_id = "auto", None
+        if OUT_OF_DISTRIBUTION in assessment.reasons:
+            self.metrics.out_of_distribution.inc()
+        if assessment.needs_review:
+            for reason in assessment.reasons:
+                self.metrics.reasons.labels(reason=reason).inc()
+            try:
+                if self.queue is None:
+                    raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
+                review_id = self.queue.enqueue(
+                    request_id,
+                    index,
+                    features=dict(zip(FEATURE_NAMES, row.tolist(), strict=True)),
+                    prediction=assessment.prediction,
+                    probability=assessment.probability,
+                    reasons=list(assessment.reasons),
+                    model_version=self.model.version,
+                    model_digest=self.model.digest,
+                )
+                decision = "review"
+            except ReviewStoreUnavailable as exc:
+                decision = "review_unavailable"
+                self.metrics.review_write_failures.inc()
+                logger.error("review store unavailable for %s: %s", request_id, exc)
+        self.metrics.predictions.labels(decision=decision).inc()
+        return {
+            "index": index,
+            "prediction": assessment.prediction,
+            "probability": round(assessment.probability, 6),
+            "confidence": round(assessment.confidence, 6),
+            "decision": decision,
+            "final": decision == "auto",
+            "reasons": list(assessment.reasons),
+            "unusual_features": list(assessment.unusual_features),
+            "review_id": review_id,
+        }
+
+    # -- reviews -----------------------------------------------------------------------------------------
+    def _queue(self) -> ReviewQueue:
+        if self.queue is None:
+            raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
+        return self.queue
+
+    def review_pending(self, limit: int, offset: int) -> Answer:
+        try:
+            queue = self._queue()
+            items = queue.pending(limit=max(1, min(limit, 500)), offset=max(0, offset))
+            depth, oldest = queue.depth()
+        except ReviewStoreUnavailable as exc:
+            return 503, {"error": "review queue unavailable", "reason": str(exc)}
+        return 200, {"items": [i.summary() for i in items], "pending": depth, "oldest_age_seconds": round(oldest, 3)}
+
+    def review_item(self, review_id: str) -> Answer:
+        try:
+            item, features, note = self._queue().get(review_id)
+        except ReviewNotFound as exc:
+            return 404, {"error": str(exc)}
+        except ReviewStoreUnavailable as exc:
+            return 503, {"error": "review queue unavailable", "reason": str(exc)}
+        return 200, {**item.summary(), "features": features, "note": note}
+
+    def review_resolve(self, review_id: str, label: str, reviewer: str, note: str) -> Answer:
+        if label not in LABELS:
+            return 422, {"error": f"label must be one of {list(LABELS)}"}
+        if not reviewer.strip():
+            return 422, {"error": "reviewer is required"}
+        try:
+            item = self._queue().resolve(review_id, label=label, reviewer=reviewer, note=note)
+        except ReviewNotFound as exc:
+            return 404, {"error": str(exc)}
+        except ReviewConflict as exc:
+            return 409, {"error": str(exc)}
+        except ReviewStoreUnavailable as exc:
+            return 503, {"error": "review queue unavailable", "reason": str(exc)}
+        _log("review.resolved", review_id=review_id, request_id=item.request_id, reviewer=reviewer)
+        return 200, item.summary()
+
+
+def _read_key(settings: ServerSettings) -> bytes:
+    path = settings.review_key_path()
+    try:
+        return path.read_bytes().strip()
+    except OSError:
+        raise KeyFileError(f"no review key at {path} (run `slipway keys generate`)") from None

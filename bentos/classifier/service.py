@@ -1,0 +1,106 @@
+"""The BentoML service: `bentoml serve bentos.classifier.service:Classifier` (what `slipway serve` runs).
+
+Endpoints: POST /predict, POST /review/pending, /review/item, /review/resolve; BentoML's /livez,
+/readyz (503 with the reason while the model is refused), /metrics (BentoML's plus ours) and
+/docs.json. All behaviour lives in ``runtime.ModelRuntime``; this module only adapts it to HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
+import bentoml
+from prometheus_client import CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from bentos.classifier.runtime import Answer, ModelRuntime
+from bentos.classifier.settings import ServerSettings
+from slipway.logs import configure
+
+API_ROUTES = frozenset({"/predict", "/review/pending", "/review/item", "/review/resolve"})
+JSON = "application/json"
+
+
+class JsonOnly:
+    """ASGI middleware: the APIs take JSON only. Anything else gets 415 before BentoML parses it
+    (BentoML answers a malformed multipart body with a 500, which must never reach a caller)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_ROUTES:
+            headers = dict(scope.get("headers") or [])
+            media_type = headers.get(b"content-type", JSON.encode()).split(b";")[0].strip().decode("latin-1").lower()
+            if media_type not in (JSON, ""):
+                response = JSONResponse({"error": f"send {JSON}, not {media_type}"}, status_code=415)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _respond(answer: Answer) -> Any:
+    """The answer as a response with its status (BentoML passes Response objects through)."""
+    status, body = answer
+    headers = {"X-Request-Id": str(body["request_id"])} if "request_id" in body else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@bentoml.service(
+    name="classifier",
+    labels={"owner": "ml-platform", "project": "slipway"},
+    workers=1,
+    traffic={"timeout": 30, "max_concurrency": 256},
+    endpoints={"livez": "/livez", "readyz": "/readyz"},
+)
+class Classifier:
+    def __init__(self) -> None:
+        configure()
+        self.registry = CollectorRegistry()
+        self.runtime = ModelRuntime.start(ServerSettings(), self.registry)
+
+    async def __is_ready__(self) -> bool:
+        reason = self.runtime.readiness()
+        if reason is not None:
+            raise HTTPException(status_code=503, detail=reason)
+        return True
+
+    def __metrics__(self, content: str) -> str:
+        return content + generate_latest(self.registry).decode("utf-8")
+
+    @bentoml.api(route="/predict")
+    def predict(
+        self,
+        ctx: bentoml.Context,
+        record: dict[str, Any] | None = None,
+        records: list[Any] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Classify one record or a batch; low-confidence, unusual and high-stakes cases go to review."""
+        request_id = request_id or ctx.request.headers.get("x-request-id")
+        answer = self.runtime.predict({"record": record, "records": records}, request_id)
+        ctx.response.status_code = answer[0]  # BentoML applies the context's status to every response
+        return _respond(answer)
+
+    @bentoml.api(route="/review/pending")
+    def review_pending(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Reviews waiting for a person, oldest first."""
+        return _respond(self.runtime.review_pending(limit, offset))
+
+    @bentoml.api(route="/review/item")
+    def review_item(self, review_id: str) -> dict[str, Any]:
+        """One review with its (decrypted) features and note."""
+        return _respond(self.runtime.review_item(review_id))
+
+    @bentoml.api(route="/review/resolve")
+    def review_resolve(self, review_id: str, label: str, reviewer: str, note: str = "") -> dict[str, Any]:
+        """Record the reviewer's label; every change is appended to the audit trail."""
+        return _respond(self.runtime.review_resolve(review_id, label, reviewer, note))
+
+
+SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)
+SERVICE.add_asgi_middleware(JsonOnly)

@@ -1,0 +1,53 @@
+"""Model-server settings from ``SLIPWAY_*`` environment variables (the Deployment sets them).
+
+| variable | default | meaning |
+|---|---|---|
+| SLIPWAY_MODEL | classifier:latest | model tag in the BentoML store ($BENTOML_HOME) |
+| SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_HOME/keys/signing.pub | Ed25519 public key that must verify the model |
+| SLIPWAY_MODEL_DIGEST | unset | when set, the served model must have exactly this digest |
+| SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | the durable review queue: a path or sqlite:///absolute/path |
+| SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_HOME/keys/review.key | Fernet key encrypting review records at rest |
+| SLIPWAY_HIGH_STAKES_LABELS | ["malignant"] | predicted labels always confirmed by a person |
+| SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
+| SLIPWAY_MAX_BATCH | 256 | most records in one request |
+| SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from slipway.audit import slipway_home
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", frozen=True)
+
+    model: str = "classifier:latest"
+    model_public_key: Path | None = None
+    model_digest: str | None = None
+    review_queue: str | None = None
+    review_key_file: Path | None = None
+    high_stakes_labels: tuple[str, ...] = ("malignant",)
+    confidence_threshold: float | None = Field(None, gt=0.5, lt=1.0)
+    max_batch: int = Field(256, ge=1, le=10_000)
+    drift_window: int = Field(500, ge=10)
+    drift_min_samples: int = Field(100, ge=1)
+
+    def public_key_path(self) -> Path:
+        return self.model_public_key or slipway_home() / "keys" / "signing.pub"
+
+    def review_key_path(self) -> Path:
+        return self.review_key_file or slipway_home() / "keys" / "review.key"
+
+    def review_queue_path(self) -> Path:
+        """A plain path, or a ``sqlite:///absolute/path`` URL (file-URL style: three slashes, absolute)."""
+        if not self.review_queue:
+            return slipway_home() / "review" / "queue.db"
+        if self.review_queue.startswith("sqlite:"):
+            return Path(urlsplit(self.review_queue).path)
+        return Path(self.review_queue)

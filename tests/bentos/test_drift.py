@@ -1,0 +1,84 @@
+"""Drift maths against SciPy, and the live monitor's window and minimum-sample guard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import rel_entr
+from scipy.stats import ks_2samp
+
+from bentos.classifier.drift import DriftMonitor, bin_edges, ks, proportions, psi
+
+
+def test_psi_is_the_symmetric_kl_divergence() -> None:
+    expected = np.array([0.1, 0.2, 0.3, 0.4])
+    actual = np.array([0.25, 0.25, 0.25, 0.25])
+    reference = float(np.sum(rel_entr(actual, expected)) + np.sum(rel_entr(expected, actual)))
+    assert psi(expected, actual) == pytest.approx(reference, rel=1e-9)
+    assert psi(expected, expected) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psi_smooths_empty_bins() -> None:
+    assert np.isfinite(psi([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))
+
+
+def test_ks_matches_scipy() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 1, 400), rng.normal(0.3, 1, 300)
+    statistic, p_value = ks(a, b)
+    reference = ks_2samp(a, b)
+    assert statistic == pytest.approx(reference.statistic)
+    assert p_value == pytest.approx(reference.pvalue)
+
+
+def test_quantile_bins_hold_equal_shares_of_the_reference() -> None:
+    values = np.random.default_rng(1).normal(size=10_000)
+    edges = bin_edges(values)
+    assert len(edges) == 9
+    assert np.allclose(proportions(values, edges), 0.1, atol=0.002)
+
+
+class Gauges:
+    def __init__(self) -> None:
+        self.features: dict[str, float] = {}
+        self.prediction: float | None = None
+        self.window = 0
+
+    def set_feature_psi(self, feature: str, value: float) -> None:
+        self.features[feature] = value
+
+    def set_prediction_psi(self, value: float) -> None:
+        self.prediction = value
+
+    def set_window(self, samples: int) -> None:
+        self.window = samples
+
+
+def _monitor(gauges: Gauges, **kwargs: int) -> DriftMonitor:
+    rng = np.random.default_rng(5)
+    reference_values = rng.normal(size=5000)
+    edges = bin_edges(reference_values)
+    reference = {
+        "features": {"x": {"edges": edges, "expected": proportions(reference_values, edges).tolist()}},
+        "prediction": {"edges": [0.5], "expected": [0.5, 0.5]},
+    }
+    return DriftMonitor(reference, gauges, **kwargs)
+
+
+def test_nothing_is_published_below_the_minimum_sample_count() -> None:
+    gauges = Gauges()
+    monitor = _monitor(gauges, window=200, min_samples=100)
+    monitor.observe(np.zeros((99, 1)), np.full(99, 0.2))
+    assert gauges.window == 99 and gauges.features == {} and gauges.prediction is None
+    assert monitor.snapshot()["features"] is None
+
+
+def test_shifted_inputs_drift_and_the_window_forgets() -> None:
+    gauges = Gauges()
+    monitor = _monitor(gauges, window=200, min_samples=100)
+    rng = np.random.default_rng(9)
+    monitor.observe(rng.normal(3.0, 1, (200, 1)), np.full(200, 0.9))
+    assert gauges.features["x"] > 1.0 and gauges.prediction is not None and gauges.prediction > 1.0
+    monitor.observe(rng.normal(0.0, 1, (200, 1)), rng.uniform(0, 1, 200))  # the window now holds only these
+    assert gauges.window == 200
+    assert gauges.features["x"] < 0.25

@@ -1,0 +1,99 @@
+"""The review queue: durable, idempotent per request, encrypted at rest, audited, and honest when down."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bentos.classifier.review_queue import (
+    ReviewConflict,
+    ReviewNotFound,
+    ReviewQueue,
+    ReviewStoreUnavailable,
+)
+from slipway.audit import AuditTrail
+
+FEATURES = {"mean_radius": 17.99, "mean_texture": 10.38}
+
+
+KEY = Fernet.generate_key()
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> ReviewQueue:
+    return ReviewQueue(tmp_path / "q" / "queue.db", KEY, audit=AuditTrail(tmp_path / "audit.jsonl"))
+
+
+def _enqueue(queue: ReviewQueue, request_id: str = "req-1", item: int = 0) -> str:
+    return queue.enqueue(
+        request_id, item, features=FEATURES, prediction="malignant", probability=0.97,
+        reasons=["high_stakes"], model_version="v1", model_digest="sha256:" + "a" * 64,
+    )  # fmt: skip
+
+
+def test_enqueue_is_idempotent_per_request_and_item(queue: ReviewQueue) -> None:
+    first = _enqueue(queue)
+    assert _enqueue(queue) == first
+    assert _enqueue(queue, item=1) != first
+    assert queue.depth()[0] == 2
+    assert queue.audit.verify() == 2  # one audit entry per review created, none for the retry
+
+
+def test_features_and_notes_are_encrypted_at_rest(queue: ReviewQueue) -> None:
+    review_id = _enqueue(queue)
+    queue.resolve(review_id, label="benign", reviewer="dr.a", note="benign on second read")
+    raw = queue.path.read_bytes() + b"".join(p.read_bytes() for p in queue.path.parent.glob("queue.db-*"))
+    assert b"17.99" not in raw and b"second read" not in raw
+    item, features, note = queue.get(review_id)
+    assert features == FEATURES and note == "benign on second read" and item.label == "benign"
+
+
+def test_resolution_is_audited_without_feature_values(queue: ReviewQueue) -> None:
+    review_id = _enqueue(queue)
+    queue.resolve(review_id, label="benign", reviewer="dr.a", note="n")
+    entries = [json.loads(line) for line in queue.audit.path.read_text().splitlines()]
+    assert [e["event"] for e in entries] == ["review.created", "review.resolved"]
+    assert entries[1]["data"]["request_id"] == "req-1" and entries[1]["data"]["reviewer"] == "dr.a"
+    assert "17.99" not in queue.audit.path.read_text()
+
+
+def test_resolving_twice_or_unknown_reviews_conflict(queue: ReviewQueue) -> None:
+    review_id = _enqueue(queue)
+    queue.resolve(review_id, label="malignant", reviewer="dr.a")
+    with pytest.raises(ReviewConflict, match=r"already resolved by dr\.a"):
+        queue.resolve(review_id, label="benign", reviewer="dr.b")
+    with pytest.raises(ReviewNotFound):
+        queue.resolve("rv-missing", label="benign", reviewer="dr.b")
+
+
+def test_pending_oldest_first_and_export_of_resolved(queue: ReviewQueue) -> None:
+    ids = [_enqueue(queue, request_id=f"req-{n}") for n in range(3)]
+    assert [i.review_id for i in queue.pending()] == ids
+    queue.resolve(ids[1], label="benign", reviewer="dr.a")
+    assert [i.review_id for i in queue.pending()] == [ids[0], ids[2]]
+    (exported,) = list(queue.resolved_records())
+    assert exported == {"record_id": ids[1], **FEATURES, "diagnosis": "benign"}
+
+
+def test_survives_reopening(queue: ReviewQueue, tmp_path: Path) -> None:
+    review_id = _enqueue(queue)
+    reopened = ReviewQueue(queue.path, KEY, audit=queue.audit)
+    assert [i.review_id for i in reopened.pending()] == [review_id]
+
+
+def test_an_unwritable_store_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the queue's directory should be")
+    queue = ReviewQueue(blocker / "queue.db", Fernet.generate_key(), audit=AuditTrail(tmp_path / "a.jsonl"))
+    with pytest.raises(ReviewStoreUnavailable):
+        _enqueue(queue)
+
+
+def test_a_wrong_key_cannot_read_records(queue: ReviewQueue) -> None:
+    review_id = _enqueue(queue)
+    intruder = ReviewQueue(queue.path, Fernet.generate_key(), audit=queue.audit)
+    with pytest.raises(ReviewStoreUnavailable, match="cannot be decrypted"):
+        intruder.get(review_id)

@@ -1,0 +1,81 @@
+"""A real `bentoml serve` process on loopback: ready only with a verified model, durable reviews."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import bentoml
+import httpx
+import pytest
+
+from tests.bentos.conftest import Trained, record
+from tests.bentos.server import running
+from tests.conftest import BENTOML_HOME
+
+pytestmark = pytest.mark.slow
+
+
+def _env(home: Path, tag: str) -> dict[str, str]:
+    return {"SLIPWAY_HOME": str(home), "BENTOML_HOME": str(BENTOML_HOME), "SLIPWAY_MODEL": tag,
+            "BENTOML_DO_NOT_TRACK": "true"}  # fmt: skip
+
+
+def test_serves_predictions_metrics_and_docs(home: Path, trained: Trained) -> None:
+    with running(_env(home, trained.tag), home / "server.log") as server:
+        server.wait_until_up("/readyz")
+        response = httpx.post(f"{server.url}/predict", json={"record": record(0)}, timeout=10)
+        assert response.status_code == 200
+        assert response.json()["results"][0]["decision"] == "review"
+        bad = httpx.post(f"{server.url}/predict", json={"record": {"mean_radius": "x"}}, timeout=10)
+        assert bad.status_code == 422
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        assert 'slipway_predictions_total{decision="review"} 1.0' in metrics
+        assert "slipway_review_queue_depth 1.0" in metrics
+        assert "bentoml_service_request_total" in metrics
+        assert httpx.get(f"{server.url}/docs.json", timeout=10).json()["paths"]["/predict"]
+        log = server.log.read_text()
+    events = [json.loads(line) for line in log.splitlines() if line.startswith('{"time"')]
+    assert {"model.verified", "predict"} <= {e.get("event") for e in events}
+    predict = next(e for e in events if e.get("event") == "predict")
+    assert predict["request_id"].startswith("req-") and predict["decisions"] == ["review"]
+    assert "17.99" not in log  # no raw feature values in logs
+
+
+def test_pending_reviews_survive_a_restart(home: Path, trained: Trained) -> None:
+    env = _env(home, trained.tag)
+    with running(env, home / "first.log") as server:
+        server.wait_until_up("/readyz")
+        body = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-durable"}).json()
+        review_id = body["results"][0]["review_id"]
+    with running(env, home / "second.log") as server:
+        server.wait_until_up("/readyz")
+        pending = httpx.post(f"{server.url}/review/pending", json={}, timeout=10).json()
+        assert [i["review_id"] for i in pending["items"]] == [review_id]
+        again = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-durable"}).json()
+        assert again["results"][0]["review_id"] == review_id  # idempotent across restarts
+        assert httpx.post(f"{server.url}/review/pending", json={}).json()["pending"] == 1
+
+
+def test_a_tampered_model_never_becomes_ready(home: Path, trained: Trained) -> None:
+    source = Path(bentoml.models.get(trained.tag).path)
+    with bentoml.models.create("classifier") as model:
+        for name in ("model.joblib", "card.json", "signature.json"):
+            shutil.copy(source / name, Path(model.path) / name)
+        tampered_tag = str(model.tag)
+    card_path = Path(bentoml.models.get(tampered_tag).path) / "card.json"
+    card = json.loads(card_path.read_text())
+    card["thresholds"]["confidence"] = 0.5001  # make the model "decide" everything itself
+    card_path.write_text(json.dumps(card))
+    with running(_env(home, tampered_tag), home / "tampered.log") as server:
+        server.wait_until_up("/livez")
+        ready = httpx.get(f"{server.url}/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert "failed signature verification" in ready.text
+        predict = httpx.post(f"{server.url}/predict", json={"record": record(0)}, timeout=10)
+        assert predict.status_code == 503
+        assert "slipway_model_signature_valid 0.0" in httpx.get(f"{server.url}/metrics", timeout=10).text
+        log = server.log.read_text()
+    refusals = [json.loads(line) for line in log.splitlines() if '"model refused' in line and line.startswith("{")]
+    assert refusals and refusals[0]["level"] == "error"
