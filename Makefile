@@ -34,6 +34,8 @@ demo: setup  ## a local production rehearsal of everything that exists, on embed
 	@echo "== gate: a manifest with classic mistakes is refused (exit 1 expected)"
 	@$(RUN) slipway gate tests/fixtures/policies/insecure-deployment.yaml; \
 	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1, got $$code"; exit 1; fi
+	@echo "== model server: train + sign, serve (bentoml serve on loopback), route, review, drift"
+	$(RUN) python -m bentos.classifier.demo --workdir build/demo
 
 check: lint types  ## lint + types
 

@@ -35,6 +35,23 @@ def slipway_home() -> Path:
     return Path(os.environ.get("SLIPWAY_HOME", ".slipway"))
 
 
+TAIL_BYTES = 1 << 16  # records are small; the last one is always within this tail
+
+
+def _last_record(handle: Any) -> dict[str, Any] | None:
+    """The last record of the trail, read from its tail (appends stay O(1) as the trail grows)."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return None
+    handle.seek(max(0, size - TAIL_BYTES))
+    lines = [line for line in handle.read().splitlines() if line.strip()]
+    try:
+        record: dict[str, Any] = json.loads(lines[-1])
+        return record
+    except (IndexError, ValueError):
+        raise AuditChainBroken(f"{handle.name}: the last record is unreadable; refusing to extend the chain") from None
+
+
 def _digest(previous: str, record: dict[str, Any]) -> str:
     canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{previous}\n{canonical}".encode()).hexdigest()
@@ -49,24 +66,31 @@ class AuditTrail:
         return cls(slipway_home() / "audit" / f"{name}.jsonl")
 
     def append(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.append_many([(event, data)])[0]
+
+    def append_many(self, events: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Append several records under one lock and one fsync (group commit)."""
+        if not events:
+            return []
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as handle:
+        records = []
+        with self.path.open("a+b") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            handle.seek(0)
-            lines = [line for line in handle.read().splitlines() if line.strip()]
-            previous = json.loads(lines[-1])["hash"] if lines else GENESIS
-            record = {
-                "seq": len(lines) + 1,
-                "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                "event": event,
-                "data": data,
-                "prev": previous,
-            }
-            record["hash"] = _digest(previous, record)
-            handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            last = _last_record(handle)
+            previous = last["hash"] if last else GENESIS
+            seq = last["seq"] if last else 0
+            now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+            lines = []
+            for event, data in events:
+                seq += 1
+                record = {"seq": seq, "time": now, "event": event, "data": data, "prev": previous}
+                record["hash"] = previous = _digest(previous, record)
+                records.append(record)
+                lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
+            handle.write("".join(lines).encode())
             handle.flush()
             os.fsync(handle.fileno())
-        return record
+        return records
 
     def verify(self) -> int:
         """Number of records; raises AuditChainBroken at the first record that does not chain."""

@@ -201,7 +201,9 @@ def audit_verify(name: str) -> None:
 
     trail = AuditTrail.for_name(name)
     count = trail.verify()
-    click.echo(f"{trail.path}: {count} record(s), chain intact")
+    _emit(
+        {"trail": str(trail.path), "records": count, "intact": True}, [f"{trail.path}: {count} record(s), chain intact"]
+    )
 
 
 def _emit(data: dict[str, Any], human: list[str]) -> None:

@@ -11,9 +11,13 @@ Usage::
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
 import logging
+import logging.handlers
+import os
+import queue
 import sys
 
 _CONFIGURED = False
@@ -37,8 +41,10 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, default=str, sort_keys=False)
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Give the ``slipway`` loggers their own handler (idempotent; leaves other loggers alone)."""
+def configure(level: int | None = None) -> None:
+    """Give the ``slipway`` loggers their own handler (idempotent; leaves other loggers alone).
+
+    The level comes from ``SLIPWAY_LOG_LEVEL`` (debug, info, warning, error; default info)."""
     global _CONFIGURED
     if _CONFIGURED:
         return
@@ -47,8 +53,16 @@ def configure(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     else:
         handler.setFormatter(JsonLines())
+    # Request threads only enqueue; one listener thread formats and writes (no stderr I/O on the hot path).
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
+    listener.start()
+    atexit.register(listener.stop)
     logger = logging.getLogger("slipway")
-    logger.addHandler(handler)
+    logger.addHandler(logging.handlers.QueueHandler(records))
+    if level is None:
+        name = os.environ.get("SLIPWAY_LOG_LEVEL", "info").upper()
+        level = logging.getLevelNamesMapping().get(name, logging.INFO)
     logger.setLevel(level)
     logger.propagate = False
     _CONFIGURED = True

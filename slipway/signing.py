@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from slipway.audit import slipway_home
-from slipway.errors import SlipwayError
+from slipway.errors import SlipwayError, UsageError
 
 
-class KeyFileError(SlipwayError):
+class KeyFileError(UsageError):
     """A key is missing, unreadable or not what it claims to be."""
 
 

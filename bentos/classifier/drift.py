@@ -12,13 +12,14 @@ empty bins smoothed by ``EPSILON``. Rule of thumb: < 0.1 stable, 0.1-0.25 modera
 Usage::
 
     reference = feature_reference(training_matrix, FEATURE_NAMES)          # at training
-    monitor = DriftMonitor(card["drift"], metrics, window=500, min_samples=100)
+    monitor = DriftMonitor(card["drift"], metrics, names=FEATURE_NAMES, window=500, min_samples=100)
     monitor.observe(rows, probabilities)                                    # per request
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -105,19 +106,31 @@ class DriftMonitor:
     """Live PSI per feature and for predictions over a sliding window, with a minimum-sample guard."""
 
     def __init__(
-        self, reference: dict[str, Any], gauges: DriftGauges, *, window: int = 500, min_samples: int = 100
+        self,
+        reference: dict[str, Any],
+        gauges: DriftGauges,
+        *,
+        names: Sequence[str],
+        window: int = 500,
+        min_samples: int = 100,
+        publish_every: float = 1.0,
     ) -> None:
+        """``names``: the feature of each column of the rows given to ``observe`` (model input order);
+        gauges are recomputed at most every ``publish_every`` seconds (PSI over 30 features per request
+        would cost more than the prediction)."""
         if min_samples > window:
             raise ValueError("min_samples must not exceed the window")
         self.reference = reference
         self.gauges = gauges
         self.min_samples = min_samples
-        self.names = list(reference["features"])
+        self.names = list(names)
         self._features = {
             name: _WindowedHistogram(spec["edges"], window) for name, spec in reference["features"].items()
         }
         self._predictions = _WindowedHistogram(reference["prediction"]["edges"], window)
         self._lock = threading.Lock()
+        self._publish_every = publish_every
+        self._published = float("-inf")
 
     def observe(self, rows: FloatArray, probabilities: FloatArray) -> None:
         with self._lock:
@@ -126,8 +139,10 @@ class DriftMonitor:
             self._predictions.add(probabilities)
             samples = len(self._predictions.recent)
             self.gauges.set_window(samples)
-            if samples < self.min_samples:
+            now = time.monotonic()
+            if samples < self.min_samples or now - self._published < self._publish_every:
                 return
+            self._published = now
             for name in self.names:
                 expected = self.reference["features"][name]["expected"]
                 self.gauges.set_feature_psi(name, psi(expected, self._features[name].shares()))

@@ -1,5 +1,10 @@
 """The model server's Prometheus metrics, registered on the registry they are given.
 
+Under `bentoml serve` prometheus_client runs in multiprocess mode, so counters and gauges reach
+BentoML's /metrics through the multiprocess files (gauges keep the most recent value); only the
+scrape-time collectors (``scrape_time``) are appended by the service. In-process, ``registry`` holds
+everything.
+
 Names follow Prometheus conventions (``_total`` counters, ``_seconds`` durations) and every help
 text says what is counted. Queue depth and oldest age are read from the queue at scrape time, so
 they are right across restarts and replicas sharing a queue.
@@ -84,27 +89,39 @@ class ServiceMetrics:
             "Population Stability Index of each feature over the live window against the training reference.",
             ["feature"],
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.prediction_psi = Gauge(
             "slipway_prediction_psi",
             "Population Stability Index of the predicted probability over the live window against calibration.",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.drift_window = Gauge(
             "slipway_drift_window_samples",
             "Records in the live drift window (PSI is published once it reaches the minimum).",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.model_info = Gauge(
-            "slipway_model_info", "The model being served (value 1).", ["name", "version", "digest"], registry=registry
+            "slipway_model_info",
+            "The model being served (value 1).",
+            ["name", "version", "digest"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
         )
         self.model_verified = Gauge(
             "slipway_model_signature_valid",
             "1 when the served model's signature verified at start-up, 0 when it was refused.",
             registry=registry,
+            multiprocess_mode="mostrecent",
         )
+        # Read at scrape time, so never in prometheus_client's multiprocess files: a registry of its own.
+        self.scrape_time = CollectorRegistry()
         if queue_depth is not None:
-            registry.register(_QueueCollector(queue_depth))
+            collector = _QueueCollector(queue_depth)
+            registry.register(collector)
+            self.scrape_time.register(collector)
 
     # DriftGauges protocol
     def set_feature_psi(self, feature: str, value: float) -> None:

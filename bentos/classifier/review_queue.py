@@ -18,9 +18,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,8 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_pending ON reviews (status, created);
 """
+GROUP_LIMIT = 64
+_Job = tuple[tuple[object, ...], dict[str, object], "Future[str]"]
 
 
 class ReviewStoreUnavailable(SlipwayError):
@@ -108,27 +113,40 @@ class ReviewQueue:
         self.path = path
         self._fernet = Fernet(key)
         self.audit = audit or AuditTrail.for_name("reviews")
-        self._initialised = False
+        self._local = threading.local()
+        self._writer_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Job] | None = None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")  # a routed decision is on disk before it is answered
+            connection.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ReviewStoreUnavailable(f"review queue {self.path} cannot be opened: {exc}") from None
+        return connection
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection (opened once); dropped after an error so the next call reconnects."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self._open()
         try:
-            if not self._initialised:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise ReviewStoreUnavailable(f"review queue {self.path} cannot be opened: {exc}") from None
-        try:
-            if not self._initialised:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(SCHEMA)
-                self._initialised = True
-            connection.execute("PRAGMA synchronous=FULL")
+            connection.row_factory = None
             yield connection
         except sqlite3.Error as exc:
-            raise ReviewStoreUnavailable(f"review queue {self.path}: {exc}") from None
-        finally:
+            self._local.connection = None
             connection.close()
+            raise ReviewStoreUnavailable(f"review queue {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
     def enqueue(
         self,
@@ -142,23 +160,78 @@ class ReviewQueue:
         model_version: str,
         model_digest: str,
     ) -> str:
+        """Durably queue a review and return its id once it is on disk (idempotent per request and item).
+
+        Concurrent callers are group-committed: one writer thread stores every waiting review in one
+        transaction and one audit append, so durability costs two fsyncs per group, not per review.
+        """
         review_id = review_id_for(request_id, item)
-        payload = self._fernet.encrypt(json.dumps(features).encode())
+        row = (
+            review_id,
+            request_id,
+            item,
+            time.time(),
+            prediction,
+            probability,
+            json.dumps(reasons),
+            model_version,
+            model_digest,
+            self._fernet.encrypt(json.dumps(features).encode()),
+        )
+        audit = {
+            "review_id": review_id,
+            "request_id": request_id,
+            "item": item,
+            "reasons": reasons,
+            "prediction": prediction,
+            "model_digest": model_digest,
+        }
+        pending: Future[str] = Future()
+        self._writer().put((row, audit, pending))
+        return pending.result()
+
+    def _writer(self) -> queue.SimpleQueue[_Job]:
+        with self._writer_lock:
+            if self._jobs is None:
+                self._jobs = queue.SimpleQueue()
+                threading.Thread(target=self._write_loop, args=(self._jobs,), name="review-writer", daemon=True).start()
+            return self._jobs
+
+    def _write_loop(self, jobs: queue.SimpleQueue[_Job]) -> None:
+        while True:
+            group = [jobs.get()]
+            while len(group) < GROUP_LIMIT:
+                try:
+                    group.append(jobs.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                created = self._store(group)
+                self.audit.append_many(
+                    [("review.created", audit) for (_, audit, _), new in zip(group, created, strict=True) if new]
+                )
+            except Exception as exc:  # noqa: BLE001 - every waiter must learn the outcome, whatever it was
+                failure = exc if isinstance(exc, ReviewStoreUnavailable) else ReviewStoreUnavailable(str(exc))
+                for _, _, waiter in group:
+                    waiter.set_exception(failure)
+                continue
+            for row, _, waiter in group:
+                waiter.set_result(str(row[0]))
+
+    def _store(self, group: list[_Job]) -> list[bool]:
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO reviews (review_id, request_id, item, created, status, prediction, probability,"
-                " reasons, model_version, model_digest, payload) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
-                (review_id, request_id, item, time.time(), prediction, probability, json.dumps(reasons),
-                 model_version, model_digest, payload),
-            )  # fmt: skip
-            created = cursor.rowcount == 1
-        if created:
-            self.audit.append(
-                "review.created",
-                {"review_id": review_id, "request_id": request_id, "item": item, "reasons": reasons,
-                 "prediction": prediction, "model_digest": model_digest},
-            )  # fmt: skip
-        return review_id
+            db.execute("BEGIN IMMEDIATE")
+            created = []
+            for row, _, _ in group:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO reviews (review_id, request_id, item, created, status, prediction,"
+                    " probability, reasons, model_version, model_digest, payload)"
+                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                created.append(cursor.rowcount == 1)
+            db.execute("COMMIT")
+        return created
 
     def _row(self, db: sqlite3.Connection, review_id: str) -> sqlite3.Row:
         db.row_factory = sqlite3.Row

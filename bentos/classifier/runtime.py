@@ -40,9 +40,10 @@ logger = logging.getLogger("slipway.classifier")
 Answer = tuple[int, dict[str, Any]]
 
 
-def _log(event: str, **fields: Any) -> None:
+def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """One structured line per event; never feature values or keys."""
-    logger.info(json.dumps({"event": event, **fields}, default=str, sort_keys=True))
+    if logger.isEnabledFor(level):
+        logger.log(level, json.dumps({"event": event, **fields}, default=str, sort_keys=True))
 
 
 @dataclass
@@ -82,7 +83,12 @@ class ModelRuntime:
             confidence_threshold=settings.confidence_threshold,
         )
         runtime.drift = DriftMonitor(
-            model.card["drift"], metrics, window=settings.drift_window, min_samples=settings.drift_min_samples
+            model.card["drift"],
+            metrics,
+            names=model.card["features"],
+            window=settings.drift_window,
+            min_samples=settings.drift_min_samples,
+            publish_every=settings.drift_publish_seconds,
         )
         runtime.info = {"name": model.tag.split(":")[0], "version": model.version, "digest": model.digest}
         metrics.model_info.labels(**runtime.info).set(1)
@@ -125,8 +131,10 @@ class ModelRuntime:
         ]
         if self.drift is not None:
             self.drift.observe(matrix, probabilities)
-        _log(
+        routed = any(r["decision"] != "auto" for r in results)
+        _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",
+            logging.INFO if routed else logging.DEBUG,
             request_id=request_id,
             decisions=[r["decision"] for r in results],
             reviews=[r["review_id"] for r in results if r["review_id"]],

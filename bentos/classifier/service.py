@@ -70,7 +70,10 @@ class Classifier:
         return True
 
     def __metrics__(self, content: str) -> str:
-        return content + generate_latest(self.registry).decode("utf-8")
+        """BentoML's output already carries our counters and gauges (multiprocess files) when served by
+        `bentoml serve`; add what is read at scrape time (and everything when not multiprocess)."""
+        registry = self.runtime.metrics.scrape_time if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else self.registry
+        return content + generate_latest(registry).decode("utf-8")
 
     @bentoml.api(route="/predict")
     def predict(

@@ -11,6 +11,7 @@
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
 | SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
+| SLIPWAY_DRIFT_PUBLISH_SECONDS | 1.0 | least interval between PSI gauge updates |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ServerSettings(BaseSettings):
     max_batch: int = Field(256, ge=1, le=10_000)
     drift_window: int = Field(500, ge=10)
     drift_min_samples: int = Field(100, ge=1)
+    drift_publish_seconds: float = Field(1.0, ge=0)
 
     def public_key_path(self) -> Path:
         return self.model_public_key or slipway_home() / "keys" / "signing.pub"

@@ -62,7 +62,8 @@ def _monitor(gauges: Gauges, **kwargs: int) -> DriftMonitor:
         "features": {"x": {"edges": edges, "expected": proportions(reference_values, edges).tolist()}},
         "prediction": {"edges": [0.5], "expected": [0.5, 0.5]},
     }
-    return DriftMonitor(reference, gauges, **kwargs)
+    kwargs.setdefault("publish_every", 0)
+    return DriftMonitor(reference, gauges, names=["x"], **kwargs)
 
 
 def test_nothing_is_published_below_the_minimum_sample_count() -> None:
@@ -71,6 +72,17 @@ def test_nothing_is_published_below_the_minimum_sample_count() -> None:
     monitor.observe(np.zeros((99, 1)), np.full(99, 0.2))
     assert gauges.window == 99 and gauges.features == {} and gauges.prediction is None
     assert monitor.snapshot()["features"] is None
+
+
+def test_gauges_are_recomputed_at_most_once_per_interval() -> None:
+    gauges = Gauges()
+    monitor = _monitor(gauges, window=200, min_samples=10, publish_every=3600)
+    monitor.observe(np.zeros((20, 1)), np.full(20, 0.2))
+    first = gauges.features["x"]
+    monitor.observe(np.full((20, 1), 5.0), np.full(20, 0.9))
+    assert gauges.features["x"] == first  # throttled
+    assert gauges.window == 40  # the window count is always current
+    assert monitor.snapshot()["features"]["x"] != pytest.approx(first)  # an explicit snapshot is always fresh
 
 
 def test_shifted_inputs_drift_and_the_window_forgets() -> None:

@@ -148,9 +148,10 @@ def test_metrics_expose_decisions_queue_and_model(home: Path, trained: Trained) 
     assert "# HELP slipway_predictions_total Records answered by the model server" in text
 
 
-def test_drift_gauges_appear_once_the_window_is_full(home: Path) -> None:
+def test_drift_gauges_appear_once_the_window_is_full(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from prometheus_client import generate_latest
 
+    monkeypatch.setenv("SLIPWAY_DRIFT_PUBLISH_SECONDS", "0")
     _, runtime = _metrics(home)
     records, _ = dataset()
     runtime.predict({"records": records[:99]}, "req-a")
@@ -160,3 +161,17 @@ def test_drift_gauges_appear_once_the_window_is_full(home: Path) -> None:
     assert 'slipway_feature_psi{feature="mean_radius"}' in text
     assert "slipway_prediction_psi " in text
     assert "slipway_drift_window_samples 199.0" in text
+
+
+def test_in_distribution_traffic_shows_no_feature_drift(home: Path) -> None:
+    """Regression: columns must map to the features they are (the card stores references by name)."""
+    import numpy as np
+
+    _, runtime = _metrics(home)
+    records, _ = dataset()
+    sample = [records[i] for i in np.random.default_rng(42).permutation(len(records))[:300]]
+    runtime.predict({"records": sample[:150]}, "req-a")
+    runtime.predict({"records": sample[150:]}, "req-b")
+    assert runtime.drift is not None
+    snapshot = runtime.drift.snapshot()
+    assert max(snapshot["features"].values()) < 0.25, snapshot["features"]

@@ -97,3 +97,13 @@ def test_a_wrong_key_cannot_read_records(queue: ReviewQueue) -> None:
     intruder = ReviewQueue(queue.path, Fernet.generate_key(), audit=queue.audit)
     with pytest.raises(ReviewStoreUnavailable, match="cannot be decrypted"):
         intruder.get(review_id)
+
+
+def test_concurrent_enqueues_are_group_committed_and_all_durable(queue: ReviewQueue) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(lambda n: _enqueue(queue, request_id=f"req-{n}"), range(200)))
+    assert len(set(ids)) == 200
+    assert queue.depth()[0] == 200
+    assert queue.audit.verify() == 200
