@@ -56,6 +56,7 @@ test: check  ## install everything and run the whole suite (slow integration tes
 bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Checkov comparison
 	$(RUN) python benchmarks/render_bench.py
 	$(RUN) python benchmarks/gate_bench.py $(if $(CHECKOV),--checkov)
+	$(RUN) python benchmarks/serve_bench.py
 
 docs: setup  ## regenerate generated documentation (policies/RULES.md)
 	$(RUN) python -m policies.docs

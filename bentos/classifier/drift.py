@@ -82,24 +82,36 @@ class DriftGauges(Protocol):
     def set_window(self, samples: int) -> None: ...
 
 
-class _WindowedHistogram:
-    """Bin counts over the last ``window`` observations, updated in O(1) per observation."""
+class _WindowedHistograms:
+    """Bin counts of several variables over the last ``window`` observations, updated in O(1) numpy calls.
 
-    def __init__(self, edges: Sequence[float], window: int) -> None:
-        self.edges = np.asarray(edges, dtype=np.float64)
-        self.counts = np.zeros(len(edges) + 1, dtype=np.int64)
-        self.recent: deque[int] = deque(maxlen=window)
+    Each variable has its own edges; they are padded with +inf to a common width so one vectorised
+    comparison bins a whole row of observations.
+    """
 
-    def add(self, values: FloatArray) -> None:
-        for index in np.searchsorted(self.edges, values, side="left").tolist():
+    def __init__(self, edges: Sequence[Sequence[float]], window: int) -> None:
+        width = max(len(e) for e in edges)
+        self.edges = np.full((len(edges), width), np.inf)
+        for row, values in enumerate(edges):
+            self.edges[row, : len(values)] = values
+        self.counts = np.zeros((len(edges), width + 1), dtype=np.int64)
+        self.recent: deque[npt.NDArray[np.int64]] = deque(maxlen=window)
+        self._rows = np.arange(len(edges))
+
+    def add(self, observations: FloatArray) -> None:
+        """``observations``: shape (n, variables)."""
+        # bin index = number of edges strictly below the value (searchsorted, side="left")
+        indices = (observations[:, :, None] > self.edges[None, :, :]).sum(axis=2)
+        for row in indices:
             if len(self.recent) == self.recent.maxlen:
-                self.counts[self.recent[0]] -= 1
-            self.recent.append(index)
-            self.counts[index] += 1
+                np.subtract.at(self.counts, (self._rows, self.recent[0]), 1)
+            self.recent.append(row)
+            np.add.at(self.counts, (self._rows, row), 1)
 
-    def shares(self) -> FloatArray:
-        total = self.counts.sum()
-        return self.counts / total if total else self.counts.astype(np.float64)
+    def shares(self, variable: int, bins: int) -> FloatArray:
+        counts = self.counts[variable, :bins]
+        total = counts.sum()
+        return counts / total if total else counts.astype(np.float64)
 
 
 class DriftMonitor:
@@ -124,29 +136,36 @@ class DriftMonitor:
         self.gauges = gauges
         self.min_samples = min_samples
         self.names = list(names)
-        self._features = {
-            name: _WindowedHistogram(spec["edges"], window) for name, spec in reference["features"].items()
-        }
-        self._predictions = _WindowedHistogram(reference["prediction"]["edges"], window)
+        self._bins = [len(reference["features"][name]["edges"]) + 1 for name in self.names]
+        self._features = _WindowedHistograms([reference["features"][name]["edges"] for name in self.names], window)
+        self._predictions = _WindowedHistograms([reference["prediction"]["edges"]], window)
         self._lock = threading.Lock()
         self._publish_every = publish_every
         self._published = float("-inf")
 
     def observe(self, rows: FloatArray, probabilities: FloatArray) -> None:
         with self._lock:
-            for index, name in enumerate(self.names):
-                self._features[name].add(rows[:, index])
-            self._predictions.add(probabilities)
+            self._features.add(rows)
+            self._predictions.add(probabilities.reshape(-1, 1))
             samples = len(self._predictions.recent)
             self.gauges.set_window(samples)
             now = time.monotonic()
             if samples < self.min_samples or now - self._published < self._publish_every:
                 return
             self._published = now
-            for name in self.names:
-                expected = self.reference["features"][name]["expected"]
-                self.gauges.set_feature_psi(name, psi(expected, self._features[name].shares()))
-            self.gauges.set_prediction_psi(psi(self.reference["prediction"]["expected"], self._predictions.shares()))
+            for name, value in self._feature_psi().items():
+                self.gauges.set_feature_psi(name, value)
+            self.gauges.set_prediction_psi(self._prediction_psi())
+
+    def _feature_psi(self) -> dict[str, float]:
+        return {
+            name: psi(self.reference["features"][name]["expected"], self._features.shares(index, self._bins[index]))
+            for index, name in enumerate(self.names)
+        }
+
+    def _prediction_psi(self) -> float:
+        expected = self.reference["prediction"]["expected"]
+        return psi(expected, self._predictions.shares(0, len(expected)))
 
     def snapshot(self) -> dict[str, Any]:
         """Current PSI values (None below the minimum sample count)."""
@@ -154,9 +173,4 @@ class DriftMonitor:
             samples = len(self._predictions.recent)
             if samples < self.min_samples:
                 return {"samples": samples, "features": None, "prediction": None}
-            features = {
-                name: psi(self.reference["features"][name]["expected"], self._features[name].shares())
-                for name in self.names
-            }
-            prediction = psi(self.reference["prediction"]["expected"], self._predictions.shares())
-            return {"samples": samples, "features": features, "prediction": prediction}
+            return {"samples": samples, "features": self._feature_psi(), "prediction": self._prediction_psi()}

@@ -94,3 +94,16 @@ def test_shifted_inputs_drift_and_the_window_forgets() -> None:
     monitor.observe(rng.normal(0.0, 1, (200, 1)), rng.uniform(0, 1, 200))  # the window now holds only these
     assert gauges.window == 200
     assert gauges.features["x"] < 0.25
+
+
+def test_vectorised_window_bins_exactly_like_the_reference_binning() -> None:
+    from bentos.classifier.drift import _WindowedHistograms
+
+    rng = np.random.default_rng(0)
+    data = np.round(rng.normal(size=(1000, 3)), 1)  # rounded: many values sit exactly on an edge
+    edges = [[-1.0, 0.0, 1.0], [0.5], [-2.0, -1.0, 0.0, 1.0, 2.0]]
+    histograms = _WindowedHistograms(edges, window=5000)
+    histograms.add(data)
+    for index, variable_edges in enumerate(edges):
+        expected = proportions(data[:, index], variable_edges)
+        assert np.allclose(histograms.shares(index, len(variable_edges) + 1), expected)
