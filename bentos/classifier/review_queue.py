@@ -148,7 +148,11 @@ class ReviewQueue:
             connection.close()
             self._local.connection = None
 
-    def enqueue(
+    def enqueue(self, request_id: str, item: int, **fields: Any) -> str:
+        """Durably queue a review and return its id once it is on disk (idempotent per request and item)."""
+        return self.submit(request_id, item, **fields).result()
+
+    def submit(
         self,
         request_id: str,
         item: int,
@@ -159,12 +163,10 @@ class ReviewQueue:
         reasons: list[str],
         model_version: str,
         model_digest: str,
-    ) -> str:
-        """Durably queue a review and return its id once it is on disk (idempotent per request and item).
-
-        Concurrent callers are group-committed: one writer thread stores every waiting review in one
-        transaction and one audit append, so durability costs two fsyncs per group, not per review.
-        """
+    ) -> Future[str]:
+        """Queue a review; the future resolves to its id once it is on disk (or fails with
+        ReviewStoreUnavailable). Concurrent submissions are group-committed: one writer thread stores
+        every waiting review in one transaction and one audit append (two fsyncs per group)."""
         review_id = review_id_for(request_id, item)
         row = (
             review_id,
@@ -188,7 +190,7 @@ class ReviewQueue:
         }
         pending: Future[str] = Future()
         self._writer().put((row, audit, pending))
-        return pending.result()
+        return pending
 
     def _writer(self) -> queue.SimpleQueue[_Job]:
         with self._writer_lock:

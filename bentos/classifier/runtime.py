@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,13 +32,14 @@ from bentos.classifier.review_queue import (
     ReviewQueue,
     ReviewStoreUnavailable,
 )
-from bentos.classifier.routing import OUT_OF_DISTRIBUTION, RoutingPolicy
+from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import FEATURE_NAMES, LABELS, validate_record
 from slipway.errors import SlipwayError
 from slipway.signing import KeyFileError
 
 logger = logging.getLogger("slipway.classifier")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # it travels in headers, logs and audit records
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -105,6 +108,9 @@ class ModelRuntime:
 
     # -- predictions -------------------------------------------------------------------------------------
     def predict(self, payload: dict[str, Any], request_id: str | None) -> Answer:
+        if request_id is not None and not REQUEST_ID.fullmatch(request_id):
+            self.metrics.validation_errors.labels(problem="malformed_request").inc()
+            return 422, {"error": "request_id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'"}
         request_id = request_id or f"req-{uuid.uuid4().hex[:16]}"
         if self.model is None or self.policy is None:
             return 503, {"request_id": request_id, "error": "model not available", "reason": self.refusal}
@@ -125,10 +131,7 @@ class ModelRuntime:
             return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
         matrix = np.asarray(rows, dtype=np.float64)
         probabilities = self.model.estimator.predict_proba(matrix)[:, 1]
-        results = [
-            self._route(request_id, index, matrix[index], assessment)
-            for index, assessment in enumerate(self.policy.assess_batch(matrix, probabilities))
-        ]
+        results = self._route(request_id, matrix, self.policy.assess_batch(matrix, probabilities))
         if self.drift is not None:
             self.drift.observe(matrix, probabilities)
         routed = any(r["decision"] != "auto" for r in results)
@@ -158,44 +161,56 @@ class ModelRuntime:
             return list(records), None
         return [record], None
 
-    def _route(self, request_id: str, index: int, row: Any, assessment: Any) -> dict[str, Any]:
+    def _route(self, request_id: str, matrix: Any, assessments: list[Assessment]) -> list[dict[str, Any]]:
+        """Queue every routed record of the request at once (one durable group), then answer each."""
         assert self.model is not None
-        decision, review_id = "auto", None
-        if OUT_OF_DISTRIBUTION in assessment.reasons:
-            self.metrics.out_of_distribution.inc()
-        if assessment.needs_review:
+        pending: dict[int, Future[str]] = {}
+        for index, assessment in enumerate(assessments):
+            if OUT_OF_DISTRIBUTION in assessment.reasons:
+                self.metrics.out_of_distribution.inc()
+            if not assessment.needs_review:
+                continue
             for reason in assessment.reasons:
                 self.metrics.reasons.labels(reason=reason).inc()
-            try:
-                if self.queue is None:
-                    raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
-                review_id = self.queue.enqueue(
+            if self.queue is not None:
+                pending[index] = self.queue.submit(
                     request_id,
                     index,
-                    features=dict(zip(FEATURE_NAMES, row.tolist(), strict=True)),
+                    features=dict(zip(FEATURE_NAMES, matrix[index].tolist(), strict=True)),
                     prediction=assessment.prediction,
                     probability=assessment.probability,
                     reasons=list(assessment.reasons),
                     model_version=self.model.version,
                     model_digest=self.model.digest,
                 )
-                decision = "review"
-            except ReviewStoreUnavailable as exc:
-                decision = "review_unavailable"
-                self.metrics.review_write_failures.inc()
-                logger.error("review store unavailable for %s: %s", request_id, exc)
-        self.metrics.predictions.labels(decision=decision).inc()
-        return {
-            "index": index,
-            "prediction": assessment.prediction,
-            "probability": round(assessment.probability, 6),
-            "confidence": round(assessment.confidence, 6),
-            "decision": decision,
-            "final": decision == "auto",
-            "reasons": list(assessment.reasons),
-            "unusual_features": list(assessment.unusual_features),
-            "review_id": review_id,
-        }
+        results = []
+        for index, assessment in enumerate(assessments):
+            decision, review_id = "auto", None
+            if assessment.needs_review:
+                try:
+                    if index not in pending:
+                        raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
+                    review_id = pending[index].result()
+                    decision = "review"
+                except ReviewStoreUnavailable as exc:
+                    decision = "review_unavailable"
+                    self.metrics.review_write_failures.inc()
+                    logger.error("review store unavailable for %s: %s", request_id, exc)
+            self.metrics.predictions.labels(decision=decision).inc()
+            results.append(
+                {
+                    "index": index,
+                    "prediction": assessment.prediction,
+                    "probability": round(assessment.probability, 6),
+                    "confidence": round(assessment.confidence, 6),
+                    "decision": decision,
+                    "final": decision == "auto",
+                    "reasons": list(assessment.reasons),
+                    "unusual_features": list(assessment.unusual_features),
+                    "review_id": review_id,
+                }
+            )
+        return results
 
     # -- reviews -----------------------------------------------------------------------------------------
     def _queue(self) -> ReviewQueue:

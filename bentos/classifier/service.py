@@ -84,7 +84,8 @@ class Classifier:
         request_id: str | None = None,
     ) -> dict[str, Any]:
         """Classify one record or a batch; low-confidence, unusual and high-stakes cases go to review."""
-        request_id = request_id or ctx.request.headers.get("x-request-id")
+        if request_id is None:
+            request_id = ctx.request.headers.get("x-request-id")
         answer = self.runtime.predict({"record": record, "records": records}, request_id)
         ctx.response.status_code = answer[0]  # BentoML applies the context's status to every response
         return _respond(answer)

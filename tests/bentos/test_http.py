@@ -66,6 +66,8 @@ def test_a_batch_answers_every_record_in_order(client: Any) -> None:
         ({}, 422, "exactly one of 'record'"),
         ({"record": {}, "records": []}, 422, "exactly one of 'record'"),
         ({"record": "text"}, 400, "validation error"),
+        ({"record": {}, "request_id": "a\u0080b"}, 422, "request_id must be"),
+        ({"record": {}, "request_id": ""}, 422, "request_id must be"),
         ({"records": "text"}, 400, "validation error"),
         ([1, 2, 3], 400, "validation error"),
     ],
