@@ -112,7 +112,9 @@ def main() -> None:
     print(f"trained and signed {trained['tag']}: held-out accuracy {metrics['accuracy']:.3f}, "
           f"ROC AUC {metrics['roc_auc']:.3f}, Brier {metrics['brier']:.3f}")  # fmt: skip
     print(f"  digest {trained['digest']}")
-    with _server({**env, "SLIPWAY_MODEL": trained["tag"]}, workdir / "server.log") as url:
+    # publish drift gauges on every request (the default waits a second between recomputations)
+    server_env = {**env, "SLIPWAY_MODEL": trained["tag"], "SLIPWAY_DRIFT_PUBLISH_SECONDS": "0"}
+    with _server(server_env, workdir / "server.log") as url:
         print(f"serving on {url} (ready: signature verified)\n")
         print(f"{'case':<32} {'status':>6}  outcome")
         for name, payload in _cases():
