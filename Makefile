@@ -36,6 +36,12 @@ demo: setup  ## a local production rehearsal of everything that exists, on embed
 	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1, got $$code"; exit 1; fi
 	@echo "== model server: train + sign, serve (bentoml serve on loopback), route, review, drift"
 	$(RUN) python -m bentos.classifier.demo --workdir build/demo
+	@echo "== pipeline: messy sample files -> contract-clean Parquet (an offline source: exit 3 expected)"
+	@SLIPWAY_HOME=build/demo/home $(RUN) slipway pipeline run --config pipelines/samples/pipeline.yaml \
+	  --out build/demo/pipeline; code=$$?; if [ $$code -ne 3 ]; then echo "expected exit 3, got $$code"; exit 1; fi
+	@echo "== drift report of the pipeline's output against the served model's training reference"
+	SLIPWAY_HOME=build/demo/home BENTOML_HOME=build/demo/bentoml $(RUN) slipway drift report \
+	  build/demo/pipeline/data/records.parquet --out build/demo/drift
 
 check: lint types  ## lint + types
 

@@ -441,3 +441,46 @@ def drift_report_command(data: Path, out: Path | None) -> None:
         ]
         + [f"report {target / 'drift.json'}"],
     )
+
+
+@main.group()
+def pipeline() -> None:
+    """The resilient ETL: sources in, contract-clean Parquet out, every row accounted for."""
+
+
+@pipeline.command("run")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: the config's `out`, else $SLIPWAY_HOME/pipeline).",
+)
+def pipeline_run(config_path: Path, out: Path | None) -> None:
+    """Run every source through the data contract; print where every row went.
+
+    \b
+    Examples:
+      slipway pipeline run --config pipelines/samples/pipeline.yaml --out build/pipeline
+
+    \b
+    Exit codes:
+      0  every source read
+      2  unusable input (config, keys)
+      3  a source failed or is stale (the others were still processed)
+    """
+    from pipelines.config import load_config
+    from pipelines.run import run_pipeline
+
+    report = run_pipeline(load_config(config_path), out)
+    lines = [f"run {report['run_id']} -> {report['out']}"]
+    for name, source in [*report["sources"].items(), ("TOTAL", report["totals"])]:
+        counts = (
+            f"in {source['rows_in']:>7}  out {source['rows_out']:>7}  quarantined {source['quarantined']:>6}"
+            f"  duplicates {source['duplicates']:>6}"
+        )
+        error = f"  ({source['error']})" if source.get("error") else ""
+        lines.append(f"  {name:<14} {counts}  {source['status']}{error}")
+    lines.append(f"  schema changes: {len(report['totals']['schema_changes'])}")
+    _emit(report, lines)
+    sys.exit(report["exit_code"])

@@ -66,6 +66,11 @@ class KeyStore:
     def review_key_path(self) -> Path:
         return self.root / "review.key"
 
+    @property
+    def data_key_path(self) -> Path:
+        """Fernet key encrypting quarantined pipeline rows at rest."""
+        return self.root / "data.key"
+
     def generate(self, *, force: bool = False) -> Path:
         """Create the signing key pair and the review key; refuses to overwrite without ``force``."""
         if self.private_key_path.exists() and not force:
@@ -82,8 +87,9 @@ class KeyStore:
         self.public_key_path.write_bytes(
             key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
-        if not self.review_key_path.exists():
-            _write_private(self.review_key_path, Fernet.generate_key())
+        for path in (self.review_key_path, self.data_key_path):
+            if not path.exists():
+                _write_private(path, Fernet.generate_key())
         return self.public_key_path
 
     def rotate(self) -> Path:

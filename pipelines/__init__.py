@@ -1,0 +1,1 @@
+"""Resilient ETL: files (and later HTTP and SQL) in, contract-clean Parquet out, every row accounted for."""

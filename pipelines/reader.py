@@ -1,0 +1,180 @@
+"""Read one data file whatever its shape: the format is decided by content, not by the extension.
+
+Handles gzip (by magic bytes), Parquet (``PAR1``), JSON Lines, JSON arrays and delimited text with
+a sniffed delimiter (``,`` ``;`` tab ``|``), byte-order marks (UTF-8 and UTF-16) and legacy
+encodings (UTF-8, else Windows-1252). Every value comes back as text so that coercion can decide
+what is lossless; each row keeps its 1-based data-row position; rows that cannot be parsed at all
+(wrong field count, broken JSON) come back as malformed rows instead of being dropped.
+
+Usage::
+
+    batch = read_file(Path("incoming/2026-11-01.csv.gz"))
+    batch.frame           # polars DataFrame of strings + "__row"
+    batch.malformed       # [(row, raw text, why)]
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from slipway.errors import SlipwayError
+
+ROW = "__row"
+DELIMITERS = ",;\t|"
+
+
+class UnreadableFile(SlipwayError):
+    """The file cannot be read as data at all (the whole file is quarantined as one batch)."""
+
+
+@dataclass
+class Batch:
+    frame: pl.DataFrame
+    format: str
+    encoding: str
+    malformed: list[tuple[int, str, str]] = field(default_factory=list)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace"), f"{encoding}+bom"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def read_file(path: Path) -> Batch:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: {exc.strerror}") from None
+    compressed = data[:2] == b"\x1f\x8b"
+    if compressed:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise UnreadableFile(f"{path}: corrupt gzip data ({exc})") from None
+    prefix = "gzip+" if compressed else ""
+    if data[:4] == b"PAR1":
+        try:
+            frame = pl.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # noqa: BLE001 - any parquet failure makes the file unreadable
+            raise UnreadableFile(f"{path}: unreadable Parquet ({exc})") from None
+        return Batch(_as_text(frame), prefix + "parquet", "binary")
+    text, encoding = _decode(data)
+    stripped = text.lstrip()
+    if not stripped:
+        return Batch(pl.DataFrame({ROW: pl.Series([], dtype=pl.Int64)}), prefix + "empty", encoding)
+    if stripped[0] == "[":
+        return _json_array(text, prefix, encoding, path)
+    if stripped[0] == "{":
+        return _json_lines(text, prefix, encoding)
+    return _delimited(text, prefix, encoding)
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    columns = [pl.col(c).cast(pl.String, strict=False) for c in frame.columns]
+    return frame.select(columns).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _records_frame(records: list[dict[str, Any]], rows: list[int]) -> pl.DataFrame:
+    columns: dict[str, list[str | None]] = {}
+    for position, record in enumerate(records):
+        for key in record:
+            columns.setdefault(str(key), [None] * len(records))
+        for key, value in record.items():
+            columns[str(key)][position] = (
+                None
+                if value is None
+                else (
+                    json.dumps(value)
+                    if isinstance(value, (dict, list))
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else str(value)
+                )
+            )
+    frame = pl.DataFrame({k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()})
+    return frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
+
+
+def _json_lines(text: str, prefix: str, encoding: str) -> Batch:
+    records, rows, malformed = [], [], []
+    number = 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            malformed.append((number, line, f"not JSON: {exc.msg}"))
+            continue
+        if not isinstance(value, dict):
+            malformed.append((number, line, "a JSON line must be an object"))
+            continue
+        records.append(value)
+        rows.append(number)
+    return Batch(_records_frame(records, rows), prefix + "jsonl", encoding, malformed)
+
+
+def _json_array(text: str, prefix: str, encoding: str, path: Path) -> Batch:
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableFile(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    records, rows, malformed = [], [], []
+    for number, value in enumerate(values, start=1):
+        if isinstance(value, dict):
+            records.append(value)
+            rows.append(number)
+        else:
+            malformed.append((number, json.dumps(value), "an array item must be an object"))
+    return Batch(_records_frame(records, rows), prefix + "json", encoding, malformed)
+
+
+def _sniff(sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = sample.splitlines()[0] if sample else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def _delimited(text: str, prefix: str, encoding: str) -> Batch:
+    delimiter = _sniff(text[:65536])
+    fmt = prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
+    try:
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=delimiter,
+            infer_schema=False,
+            has_header=True,
+            truncate_ragged_lines=False,
+        )
+        return Batch(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), fmt, encoding)
+    except pl.exceptions.PolarsError:
+        pass  # ragged or oddly quoted rows: read row by row so that each bad row is kept and named
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader, [])
+    records, rows, malformed = [], [], []
+    for number, fields in enumerate(reader, start=1):
+        if not fields:
+            continue
+        if len(fields) != len(header):
+            raw = delimiter.join(fields)
+            malformed.append((number, raw, f"{len(fields)} fields where the header has {len(header)}"))
+            continue
+        records.append({name: (value if value != "" else None) for name, value in zip(header, fields, strict=True)})
+        rows.append(number)
+    return Batch(_records_frame(records, rows), fmt, encoding, malformed)

@@ -1,0 +1,321 @@
+"""`slipway pipeline run`: read every source, apply the contract, deduplicate, write, account.
+
+Output folder (DESIGN.md)::
+
+    data/records.parquet              one row per surviving record key (canonical columns + provenance)
+    quarantine/<source>/<file>.parquet every rejected row: source, file, row, category, reason, raw
+                                      (raw values Fernet-encrypted with $SLIPWAY_HOME/keys/data.key)
+    state/<source>.json               checkpoint: fingerprints of the files already processed
+    reports/<run-id>.json, reports/latest.json
+
+Order of writes (each one atomic: temporary file, then rename): quarantine, data, checkpoints,
+report. A run killed at any point leaves the previous data intact; the next run re-reads the files
+whose checkpoint was not written and, because deduplication is idempotent and quarantine files are
+content-addressed, ends with the same output as an uninterrupted run.
+
+Usage::
+
+    report = run_pipeline(load_config(Path("pipeline.yaml")), out=None)
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from cryptography.fernet import Fernet
+
+from pipelines.config import PipelineConfig, SourceConfig
+from pipelines.reader import ROW, UnreadableFile, read_file
+from pipelines.transform import CONTRACT_COLUMNS, apply_contract
+from slipway.audit import slipway_home
+from slipway.contract import EVENT_TIME, LABEL, RECORD_KEY
+from slipway.errors import UsageError
+
+DATA_FILE = "records.parquet"
+PROVENANCE = ("_source", "_file", "_row")
+ORDER = ("__run", "__source", "__file", ROW)
+EXIT_OK, EXIT_STALE = 0, 3
+
+
+@dataclass
+class SourceReport:
+    name: str
+    rows_in: int = 0
+    rows_out: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    status: str = "ok"
+    schema_changes: list[dict[str, Any]] = field(default_factory=list)
+    files_read: int = 0
+    files_skipped: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "quarantined": self.quarantined,
+            "duplicates": self.duplicates,
+            "status": self.status,
+            "schema_changes": self.schema_changes,
+            "files_read": self.files_read,
+            "files_skipped": self.files_skipped,
+        }
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_parquet(frame: pl.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    os.close(handle)
+    try:
+        frame.write_parquet(temporary)
+        with open(temporary, "rb") as stream:  # noqa: PTH123 - fsync needs the descriptor
+            os.fsync(stream.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def source_files(source: SourceConfig) -> Iterator[Path]:
+    assert source.path is not None
+    root = source.path
+    if root.is_file():
+        yield root
+        return
+    if not root.is_dir():
+        raise UnreadableFile(f"{root}: no such file or directory")
+    yield from sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def _fingerprint(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _data_key() -> bytes:
+    path = slipway_home() / "keys" / "data.key"
+    try:
+        return path.read_bytes().strip()
+    except OSError:
+        raise UsageError(
+            f"no data key at {path}: run `slipway keys generate` (quarantined rows are encrypted)"
+        ) from None
+
+
+class Pipeline:
+    def __init__(self, config: PipelineConfig, out: Path | None) -> None:
+        self.config = config
+        self.out = out or config.out or slipway_home() / "pipeline"
+        self.fernet = Fernet(_data_key())
+        self.run_id = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+    def _state(self, source: str) -> dict[str, Any]:
+        path = self.out / "state" / f"{source}.json"
+        if not path.exists():
+            return {"files": {}}
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+
+    def _quarantine(self, source: str, file: Path, fingerprint: str, rejected: pl.DataFrame) -> None:
+        target = self.out / "quarantine" / source / f"{fingerprint[:24]}.parquet"
+        if target.exists():
+            return  # content-addressed: the same file always quarantines the same rows
+        raw_columns = [c for c in rejected.columns if c not in (ROW, "category", "reason")]
+        raw = rejected.select(pl.struct(raw_columns).struct.json_encode().alias("raw")) if raw_columns else None
+        encrypted = [
+            self.fernet.encrypt(value.encode()).decode() for value in (raw["raw"].to_list() if raw is not None else [])
+        ]
+        frame = pl.DataFrame(
+            {
+                "source": [source] * rejected.height,
+                "file": [str(file)] * rejected.height,
+                "row": rejected[ROW].to_list(),
+                "category": rejected["category"].to_list(),
+                "reason": rejected["reason"].to_list(),
+                "raw_encrypted": encrypted or [""] * rejected.height,
+            },
+            schema={
+                "source": pl.String,
+                "file": pl.String,
+                "row": pl.Int64,
+                "category": pl.String,
+                "reason": pl.String,
+                "raw_encrypted": pl.String,
+            },
+        )
+        _atomic_parquet(frame, target)
+
+    def run(self) -> dict[str, Any]:
+        started = datetime.datetime.now(datetime.UTC)
+        reports = [SourceReport(s.name) for s in self.config.sources]
+        fresh: list[pl.DataFrame] = []
+        states: dict[str, dict[str, Any]] = {}
+        for index, (source, report) in enumerate(zip(self.config.sources, reports, strict=True)):
+            if source.kind != "files":
+                raise UsageError(f"source {source.name!r}: kind {source.kind!r} is not supported yet (files only)")
+            state = self._state(source.name)
+            states[source.name] = state
+            try:
+                files = list(source_files(source))
+            except UnreadableFile as exc:
+                report.status, report.error = "failed", str(exc)
+                continue
+            for file_index, path in enumerate(files):
+                key = str(path.relative_to(source.path)) if source.path and source.path.is_dir() else path.name
+                fingerprint = _fingerprint(path)
+                if state["files"].get(key) == fingerprint:
+                    report.files_skipped += 1
+                    continue
+                valid = self._read(source.name, index, file_index, path, key, fingerprint, report)
+                if valid is not None:
+                    fresh.append(valid)
+                state["files"][key] = fingerprint
+                report.files_read += 1
+        survivors = self._merge(fresh, reports)
+        _atomic_parquet(survivors, self.out / "data" / DATA_FILE)
+        for name, state in states.items():
+            _atomic_write(self.out / "state" / f"{name}.json", json.dumps(state, indent=2, sort_keys=True).encode())
+        return self._report(started, reports)
+
+    def _read(
+        self, source: str, index: int, file_index: int, path: Path, key: str, fingerprint: str, report: SourceReport
+    ) -> pl.DataFrame | None:
+        try:
+            batch = read_file(path)
+        except UnreadableFile as exc:
+            rejected = pl.DataFrame(
+                {ROW: [0], "category": ["malformed_row"], "reason": [str(exc)]},
+                schema={ROW: pl.Int64, "category": pl.String, "reason": pl.String},
+            )
+            report.rows_in += 1
+            report.quarantined += 1
+            self._quarantine(source, path, fingerprint, rejected)
+            return None
+        result = apply_contract(batch.frame)
+        malformed = pl.DataFrame(
+            {
+                ROW: [m[0] for m in batch.malformed],
+                "category": ["malformed_row"] * len(batch.malformed),
+                "reason": [m[2] for m in batch.malformed],
+                "line": [m[1] for m in batch.malformed],
+            },
+            schema={ROW: pl.Int64, "category": pl.String, "reason": pl.String, "line": pl.String},
+        )
+        rejected = pl.concat([result.rejected, malformed], how="diagonal_relaxed").sort(ROW)
+        change: dict[str, Any] = {"file": key, "format": batch.format, "encoding": batch.encoding}
+        if result.renamed:
+            change["renamed"] = result.renamed
+        if result.new_columns:
+            change["new_columns"] = result.new_columns  # kept aside (not in data/), reported here
+        if result.missing_columns:
+            change["missing_columns"] = result.missing_columns
+        if len(change) > 3:
+            report.schema_changes.append(change)
+        report.rows_in += batch.frame.height + len(batch.malformed)
+        report.quarantined += rejected.height
+        if rejected.height:
+            self._quarantine(source, path, fingerprint, rejected)
+        return result.valid.with_columns(
+            pl.lit(source).alias("_source"),
+            pl.lit(key).alias("_file"),
+            pl.col(ROW).alias("_row"),
+            pl.lit(1).alias("__run"),
+            pl.lit(index).alias("__source"),
+            pl.lit(file_index).alias("__file"),
+        )
+
+    def _merge(self, fresh: list[pl.DataFrame], reports: list[SourceReport]) -> pl.DataFrame:
+        """Latest event time wins; on a tie the row read later wins (old data < this run's rows)."""
+        columns = [*CONTRACT_COLUMNS, LABEL, *PROVENANCE]
+        existing_path = self.out / "data" / DATA_FILE
+        frames = []
+        if existing_path.exists():
+            frames.append(
+                pl.read_parquet(existing_path).with_columns(
+                    pl.lit(0).alias("__run"),
+                    pl.lit(-1).alias("__source"),
+                    pl.lit(0).alias("__file"),
+                    pl.col("_row").alias(ROW),
+                )
+            )
+        frames.extend(fresh)
+        if not frames:
+            return pl.DataFrame(schema={c: pl.String for c in columns})
+        combined = pl.concat(frames, how="diagonal_relaxed")
+        winners = combined.sort([RECORD_KEY, EVENT_TIME, *ORDER]).unique(RECORD_KEY, keep="last", maintain_order=True)
+        new_rows = combined.filter(pl.col("__run") == 1)
+        new_winners = winners.filter(pl.col("__run") == 1)
+        for index, report in enumerate(reports):
+            produced = new_rows.filter(pl.col("__source") == index).height
+            kept = new_winners.filter(pl.col("__source") == index).height
+            report.rows_out = kept
+            report.duplicates = produced - kept
+        return winners.sort(RECORD_KEY).select(columns)
+
+    def _report(self, started: datetime.datetime, reports: list[SourceReport]) -> dict[str, Any]:
+        totals = SourceReport("totals")
+        for report in reports:
+            if report.rows_in != report.rows_out + report.quarantined + report.duplicates:
+                raise AssertionError(f"accounting broken for {report.name}: {report.as_dict()}")
+            totals.rows_in += report.rows_in
+            totals.rows_out += report.rows_out
+            totals.quarantined += report.quarantined
+            totals.duplicates += report.duplicates
+            totals.files_read += report.files_read
+            totals.files_skipped += report.files_skipped
+            totals.schema_changes.extend({"source": report.name, **c} for c in report.schema_changes)
+        statuses = {r.status for r in reports}
+        totals.status = "failed" if statuses == {"failed"} else ("stale" if statuses - {"ok"} else "ok")
+        exit_code = EXIT_OK if totals.status == "ok" else EXIT_STALE
+        document = {
+            "run_id": self.run_id,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "exit_code": exit_code,
+            "totals": totals.as_dict(),
+            "sources": {r.name: r.as_dict() for r in reports},
+            "out": str(self.out),
+        }
+        encoded = json.dumps(document, indent=2).encode()
+        _atomic_write(self.out / "reports" / f"{self.run_id}.json", encoded)
+        _atomic_write(self.out / "reports" / "latest.json", encoded)
+        return document
+
+
+def run_pipeline(config: PipelineConfig, out: Path | None = None) -> dict[str, Any]:
+    return Pipeline(config, out).run()
