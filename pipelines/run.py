@@ -24,6 +24,7 @@ import datetime
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,18 @@ from slipway.contract import EVENT_TIME, LABEL, RECORD_KEY
 from slipway.errors import UsageError
 
 DATA_FILE = "records.parquet"
+TEMP_PREFIX = ".slipway-tmp-"  # a killed run can leave these; the next run removes them first
+# Fault injection for the kill-and-resume test: SIGKILL this process at the Nth durability step.
+_CRASH_AT = int(os.environ.get("SLIPWAY_PIPELINE_CRASH_AT", "0") or 0)
+_steps = 0
+
+
+def crash_point() -> None:
+    """A point where a crash must leave recoverable output (counted; a no-op unless injecting faults)."""
+    global _steps
+    _steps += 1
+    if _CRASH_AT and _steps == _CRASH_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
 PROVENANCE = ("_source", "_file", "_row")
 ORDER = ("__run", "__source", "__file", ROW)
 EXIT_OK, EXIT_STALE = 0, 3
@@ -78,13 +91,15 @@ class SourceReport:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}-", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        crash_point()
         Path(temporary).replace(path)
+        crash_point()
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -92,13 +107,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _atomic_parquet(frame: pl.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}-", dir=path.parent)
     os.close(handle)
     try:
         frame.write_parquet(temporary)
         with open(temporary, "rb") as stream:  # noqa: PTH123 - fsync needs the descriptor
             os.fsync(stream.fileno())
+        crash_point()
         Path(temporary).replace(path)
+        crash_point()
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -182,6 +199,9 @@ class Pipeline:
 
     def run(self) -> dict[str, Any]:
         started = datetime.datetime.now(datetime.UTC)
+        if self.out.exists():
+            for leftover in self.out.rglob(f"{TEMP_PREFIX}*"):
+                leftover.unlink()
         reports = [SourceReport(s.name) for s in self.config.sources]
         fresh: list[pl.DataFrame] = []
         states: dict[str, dict[str, Any]] = {}
@@ -201,6 +221,7 @@ class Pipeline:
                 if state["files"].get(key) == fingerprint:
                     report.files_skipped += 1
                     continue
+                crash_point()
                 valid = self._read(source.name, index, file_index, path, key, fingerprint, report)
                 if valid is not None:
                     fresh.append(valid)
