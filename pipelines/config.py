@@ -29,6 +29,10 @@ class SourceConfig(BaseModel):
     path: Path | None = None
     url: str | None = None
     query: str | None = None
+    attempts: int = Field(4, ge=1, le=20, description="tries per run for http/sql before the source is stale")
+    timeout: float = Field(10.0, gt=0, le=600, description="seconds per http request / sql lock wait")
+    cool_down: float = Field(300.0, ge=0, description="seconds the circuit stays open after 3 failed runs")
+    backoff: float = Field(0.5, ge=0, le=60, description="first retry wait in seconds (doubles, with jitter)")
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> SourceConfig:

@@ -58,6 +58,12 @@ def read_file(path: Path) -> Batch:
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"{path}: {exc.strerror}") from None
+    return read_bytes(data, str(path))
+
+
+def read_bytes(data: bytes, name: str) -> Batch:
+    """The same, for data that did not come from a file (an HTTP body); ``name`` is for messages."""
+    path = name
     compressed = data[:2] == b"\x1f\x8b"
     if compressed:
         try:
@@ -78,6 +84,9 @@ def read_file(path: Path) -> Batch:
     if stripped[0] == "[":
         return _json_array(text, prefix, encoding, path)
     if stripped[0] == "{":
+        envelope = _json_envelope(text)
+        if envelope is not None:
+            return _json_array(json.dumps(envelope), prefix, encoding, path)
         return _json_lines(text, prefix, encoding)
     return _delimited(text, prefix, encoding)
 
@@ -128,7 +137,20 @@ def _json_lines(text: str, prefix: str, encoding: str) -> Batch:
     return Batch(_records_frame(records, rows), prefix + "jsonl", encoding, malformed)
 
 
-def _json_array(text: str, prefix: str, encoding: str, path: Path) -> Batch:
+def _json_envelope(text: str) -> list[Any] | None:
+    """``{"records": [...]}`` (or ``data``/``items``), the shape most HTTP APIs answer with."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(value, dict) and len(value) >= 1:
+        for key in ("records", "data", "items"):
+            if isinstance(value.get(key), list):
+                return list(value[key])
+    return None
+
+
+def _json_array(text: str, prefix: str, encoding: str, path: str) -> Batch:
     try:
         values = json.loads(text)
     except json.JSONDecodeError as exc:

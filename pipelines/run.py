@@ -21,13 +21,11 @@ Usage::
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import signal
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +33,9 @@ from typing import Any
 import polars as pl
 from cryptography.fernet import Fernet
 
-from pipelines.config import PipelineConfig, SourceConfig
-from pipelines.reader import ROW, UnreadableFile, read_file
+from pipelines.config import PipelineConfig
+from pipelines.reader import ROW, UnreadableFile
+from pipelines.sources import Resilience, SourceBroken, SourceDown, Unit, open_source
 from pipelines.transform import CONTRACT_COLUMNS, apply_contract
 from slipway.audit import slipway_home
 from slipway.contract import EVENT_TIME, LABEL, RECORD_KEY
@@ -55,6 +54,8 @@ def crash_point() -> None:
     _steps += 1
     if _CRASH_AT and _steps == _CRASH_AT:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
 PROVENANCE = ("_source", "_file", "_row")
 ORDER = ("__run", "__source", "__file", ROW)
 EXIT_OK, EXIT_STALE = 0, 3
@@ -72,6 +73,7 @@ class SourceReport:
     files_read: int = 0
     files_skipped: int = 0
     error: str | None = None
+    last_success: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = {
@@ -86,6 +88,8 @@ class SourceReport:
         }
         if self.error:
             data["error"] = self.error
+        if self.name != "totals":
+            data["last_success"] = self.last_success
         return data
 
 
@@ -121,29 +125,6 @@ def _atomic_parquet(frame: pl.DataFrame, path: Path) -> None:
         raise
 
 
-def source_files(source: SourceConfig) -> Iterator[Path]:
-    assert source.path is not None
-    root = source.path
-    if root.is_file():
-        yield root
-        return
-    if not root.is_dir():
-        raise UnreadableFile(f"{root}: no such file or directory")
-    yield from sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-
-
-def _fingerprint(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _data_key() -> bytes:
     path = slipway_home() / "keys" / "data.key"
     try:
@@ -164,11 +145,12 @@ class Pipeline:
     def _state(self, source: str) -> dict[str, Any]:
         path = self.out / "state" / f"{source}.json"
         if not path.exists():
-            return {"files": {}}
+            return {"seen": {}}
         loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        loaded.setdefault("seen", {})
         return loaded
 
-    def _quarantine(self, source: str, file: Path, fingerprint: str, rejected: pl.DataFrame) -> None:
+    def _quarantine(self, source: str, file: str, fingerprint: str, rejected: pl.DataFrame) -> None:
         target = self.out / "quarantine" / source / f"{fingerprint[:24]}.parquet"
         if target.exists():
             return  # content-addressed: the same file always quarantines the same rows
@@ -206,38 +188,42 @@ class Pipeline:
         fresh: list[pl.DataFrame] = []
         states: dict[str, dict[str, Any]] = {}
         for index, (source, report) in enumerate(zip(self.config.sources, reports, strict=True)):
-            if source.kind != "files":
-                raise UsageError(f"source {source.name!r}: kind {source.kind!r} is not supported yet (files only)")
             state = self._state(source.name)
             states[source.name] = state
+            settings = Resilience(
+                attempts=source.attempts,
+                timeout=source.timeout,
+                cool_down=source.cool_down,
+                initial_wait=source.backoff,
+                max_wait=max(source.backoff * 16, source.backoff),
+            )
             try:
-                files = list(source_files(source))
-            except UnreadableFile as exc:
+                for unit_index, unit in enumerate(open_source(source, state, settings).units()):
+                    if state["seen"].get(unit.key) == unit.fingerprint:
+                        report.files_skipped += 1
+                        continue
+                    crash_point()
+                    valid = self._read(source.name, index, unit_index, unit, report)
+                    if valid is not None:
+                        fresh.append(valid)
+                    state["seen"][unit.key] = unit.fingerprint
+                    report.files_read += 1
+                state["last_success"] = started.isoformat(timespec="seconds")
+            except SourceDown as exc:
+                report.status, report.error = "stale", str(exc)
+            except SourceBroken as exc:
                 report.status, report.error = "failed", str(exc)
-                continue
-            for file_index, path in enumerate(files):
-                key = str(path.relative_to(source.path)) if source.path and source.path.is_dir() else path.name
-                fingerprint = _fingerprint(path)
-                if state["files"].get(key) == fingerprint:
-                    report.files_skipped += 1
-                    continue
-                crash_point()
-                valid = self._read(source.name, index, file_index, path, key, fingerprint, report)
-                if valid is not None:
-                    fresh.append(valid)
-                state["files"][key] = fingerprint
-                report.files_read += 1
+            report.last_success = state.get("last_success")
         survivors = self._merge(fresh, reports)
         _atomic_parquet(survivors, self.out / "data" / DATA_FILE)
         for name, state in states.items():
             _atomic_write(self.out / "state" / f"{name}.json", json.dumps(state, indent=2, sort_keys=True).encode())
         return self._report(started, reports)
 
-    def _read(
-        self, source: str, index: int, file_index: int, path: Path, key: str, fingerprint: str, report: SourceReport
-    ) -> pl.DataFrame | None:
+    def _read(self, source: str, index: int, unit_index: int, unit: Unit, report: SourceReport) -> pl.DataFrame | None:
+        key, fingerprint, path = unit.key, unit.fingerprint, unit.key
         try:
-            batch = read_file(path)
+            batch = unit.read()
         except UnreadableFile as exc:
             rejected = pl.DataFrame(
                 {ROW: [0], "category": ["malformed_row"], "reason": [str(exc)]},
@@ -277,7 +263,7 @@ class Pipeline:
             pl.col(ROW).alias("_row"),
             pl.lit(1).alias("__run"),
             pl.lit(index).alias("__source"),
-            pl.lit(file_index).alias("__file"),
+            pl.lit(unit_index).alias("__file"),
         )
 
     def _merge(self, fresh: list[pl.DataFrame], reports: list[SourceReport]) -> pl.DataFrame:

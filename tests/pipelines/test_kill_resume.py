@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -29,7 +30,7 @@ def _run(config: Path, out: Path, home: Path, crash_at: int = 0) -> subprocess.C
     )  # fmt: skip
 
 
-def _snapshot(out: Path, key: bytes) -> tuple[pl.DataFrame, dict[str, list[tuple[object, ...]]], dict[str, bytes]]:
+def _snapshot(out: Path, key: bytes) -> tuple[pl.DataFrame, dict[str, list[tuple[object, ...]]], dict[str, object]]:
     """Data, quarantine (raw values decrypted: ciphertexts differ by design) and checkpoints."""
     fernet = Fernet(key)
     data = pl.read_parquet(out / "data" / "records.parquet")
@@ -40,7 +41,7 @@ def _snapshot(out: Path, key: bytes) -> tuple[pl.DataFrame, dict[str, list[tuple
         quarantine[str(path.relative_to(out))] = [
             (*row, raw[i]) for i, row in enumerate(frame.drop("raw_encrypted").rows())
         ]
-    state = {str(p.relative_to(out)): p.read_bytes() for p in (out / "state").glob("*.json")}
+    state = {str(p.relative_to(out)): json.loads(p.read_text())["seen"] for p in (out / "state").glob("*.json")}
     return data, quarantine, state
 
 

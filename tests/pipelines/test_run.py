@@ -58,7 +58,7 @@ def test_the_messy_samples_are_fully_accounted_for(keys: KeyStore, tmp_path: Pat
         47,
     )
     assert clinics["rows_in"] == clinics["rows_out"] + clinics["quarantined"] + clinics["duplicates"]
-    assert report["sources"]["partner-share"]["status"] == "failed"
+    assert report["sources"]["partner-share"]["status"] == "stale"
     assert report["exit_code"] == 3 and report["totals"]["status"] == "stale"
     changes = {c["file"]: c for c in clinics["schema_changes"]}
     assert changes["2026-11-02-clinic-b.csv.gz"]["new_columns"] == ["notes"]
