@@ -37,7 +37,7 @@ def api() -> Iterator[tuple[str, Script]]:
     script = Script()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             index = min(script.requests, len(script.answers) - 1)
             script.requests += 1
             status, body = script.answers[index]
