@@ -32,8 +32,10 @@ from typing import Any
 
 import polars as pl
 from cryptography.fernet import Fernet
+from prometheus_client import CollectorRegistry, write_to_textfile
 
 from pipelines.config import PipelineConfig
+from pipelines.metrics import record_run
 from pipelines.reader import ROW, UnreadableFile
 from pipelines.sources import Resilience, SourceBroken, SourceDown, Unit, open_source
 from pipelines.transform import CONTRACT_COLUMNS, apply_contract
@@ -136,7 +138,10 @@ def _data_key() -> bytes:
 
 
 class Pipeline:
-    def __init__(self, config: PipelineConfig, out: Path | None) -> None:
+    def __init__(
+        self, config: PipelineConfig, out: Path | None, progress: Callable[[str, str], None] | None = None
+    ) -> None:
+        self.progress = progress or (lambda source, unit: None)
         self.config = config
         self.out = out or config.out or slipway_home() / "pipeline"
         self.fernet = Fernet(_data_key())
@@ -203,6 +208,7 @@ class Pipeline:
                         report.files_skipped += 1
                         continue
                     crash_point()
+                    self.progress(source.name, unit.key)
                     valid = self._read(source.name, index, unit_index, unit, report)
                     if valid is not None:
                         fresh.append(valid)
@@ -294,6 +300,55 @@ class Pipeline:
             report.duplicates = produced - kept
         return winners.sort(RECORD_KEY).select(columns)
 
+    def replay(self) -> dict[str, Any]:
+        """Re-apply the (fixed) contract to quarantined rows; rows that now pass join the data.
+
+        Malformed rows (unparseable lines) cannot be fixed by a contract change and stay. Each
+        quarantine file is rewritten with what still fails (removed when nothing does).
+        """
+        started = datetime.datetime.now(datetime.UTC)
+        names = [s.name for s in self.config.sources]
+        reports = {name: SourceReport(name) for name in names}
+        fresh: list[pl.DataFrame] = []
+        for index, name in enumerate(names):
+            for unit_index, path in enumerate(sorted((self.out / "quarantine" / name).glob("*.parquet"))):
+                stored = pl.read_parquet(path)
+                fixable = stored.filter(pl.col("category") != "malformed_row")
+                if fixable.height == 0:
+                    continue
+                raws = [json.loads(self.fernet.decrypt(v.encode())) for v in fixable["raw_encrypted"].to_list()]
+                frame = pl.DataFrame(
+                    [{k: (None if v is None else str(v)) for k, v in raw.items()} for raw in raws],
+                    infer_schema_length=None,
+                ).with_columns(pl.Series(ROW, fixable["row"].to_list(), dtype=pl.Int64))
+                result = apply_contract(frame)
+                report = reports[name]
+                report.rows_in += fixable.height
+                report.quarantined += result.rejected.height
+                passed = set(result.valid[ROW].to_list())
+                remaining = stored.filter(~pl.col("row").is_in(list(passed)) | (pl.col("category") == "malformed_row"))
+                if remaining.height:
+                    _atomic_parquet(remaining, path)
+                else:
+                    path.unlink()
+                if result.valid.height:
+                    file_name = str(stored["file"][0])
+                    fresh.append(
+                        result.valid.with_columns(
+                            pl.lit(name).alias("_source"),
+                            pl.lit(Path(file_name).name).alias("_file"),
+                            pl.col(ROW).alias("_row"),
+                            pl.lit(1).alias("__run"),
+                            pl.lit(index).alias("__source"),
+                            pl.lit(unit_index).alias("__file"),
+                        )
+                    )
+        ordered = [reports[n] for n in names]
+        survivors = self._merge(fresh, ordered)
+        _atomic_parquet(survivors, self.out / "data" / DATA_FILE)
+        self.run_id += "-replay"
+        return self._report(started, ordered)
+
     def _report(self, started: datetime.datetime, reports: list[SourceReport]) -> dict[str, Any]:
         totals = SourceReport("totals")
         for report in reports:
@@ -321,8 +376,18 @@ class Pipeline:
         encoded = json.dumps(document, indent=2).encode()
         _atomic_write(self.out / "reports" / f"{self.run_id}.json", encoded)
         _atomic_write(self.out / "reports" / "latest.json", encoded)
+        registry = CollectorRegistry()
+        record_run(registry, document, (datetime.datetime.now(datetime.UTC) - started).total_seconds())
+        (self.out / "metrics").mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(self.out / "metrics" / "pipeline.prom"), registry)
         return document
 
 
-def run_pipeline(config: PipelineConfig, out: Path | None = None) -> dict[str, Any]:
-    return Pipeline(config, out).run()
+def run_pipeline(
+    config: PipelineConfig, out: Path | None = None, progress: Callable[[str, str], None] | None = None
+) -> dict[str, Any]:
+    return Pipeline(config, out, progress).run()
+
+
+def replay_quarantine(config: PipelineConfig, out: Path | None = None) -> dict[str, Any]:
+    return Pipeline(config, out).replay()

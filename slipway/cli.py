@@ -472,7 +472,28 @@ def pipeline_run(config_path: Path, out: Path | None) -> None:
     from pipelines.config import load_config
     from pipelines.run import run_pipeline
 
-    report = run_pipeline(load_config(config_path), out)
+    _pipeline_summary(run_pipeline(load_config(config_path), out))
+
+
+@pipeline.command("replay")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+def pipeline_replay(config_path: Path, out: Path | None) -> None:
+    """Re-apply the data contract to quarantined rows (after the contract was fixed).
+
+    Rows that now pass join the data (deduplicated as usual); the rest stay quarantined.
+
+    \b
+    Examples:
+      slipway pipeline replay --config pipelines/samples/pipeline.yaml --out build/pipeline
+    """
+    from pipelines.config import load_config
+    from pipelines.run import replay_quarantine
+
+    _pipeline_summary(replay_quarantine(load_config(config_path), out))
+
+
+def _pipeline_summary(report: dict[str, Any]) -> None:
     lines = [f"run {report['run_id']} -> {report['out']}"]
     for name, source in [*report["sources"].items(), ("TOTAL", report["totals"])]:
         counts = (

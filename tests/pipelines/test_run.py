@@ -178,3 +178,49 @@ def test_samples_are_reproducible(tmp_path: Path) -> None:
             assert pl.read_parquet(path).equals(pl.read_parquet(SAMPLES / "incoming" / path.name)), path.name
         else:
             assert path.read_bytes() == (SAMPLES / "incoming" / path.name).read_bytes(), path.name
+
+
+def test_metrics_are_written_for_the_scraper(keys: KeyStore, tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    report = run_pipeline(load_config(SAMPLES / "pipeline.yaml"), tmp_path / "out")
+    text = (tmp_path / "out" / "metrics" / "pipeline.prom").read_text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("slipway_pipeline_rows", (("outcome", "quarantined"), ("source", "clinics")))] == 26
+    assert samples[("slipway_pipeline_source_up", (("source", "partner-share"),))] == 0
+    assert samples[("slipway_pipeline_source_up", (("source", "clinics"),))] == 1
+    assert samples[("slipway_pipeline_schema_changes", (("source", "clinics"),))] == 3
+    assert ("slipway_pipeline_source_last_success_timestamp_seconds", (("source", "partner-share"),)) not in samples
+    assert samples[("slipway_pipeline_run_duration_seconds", ())] > 0
+    assert report["exit_code"] == 3
+
+
+def test_replay_reprocesses_quarantine_after_the_contract_is_fixed(
+    keys: KeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    import pipelines.transform as transform
+
+    _csv(
+        tmp_path / "in" / "1.csv", [{"record_id": "big", "mean_radius": 75.0}, {"record_id": "bad", "mean_radius": "x"}]
+    )
+    config = load_config(_config(tmp_path, [{"name": "s", "kind": "files", "path": "in"}]))
+    first = run_pipeline(config, tmp_path / "out")
+    assert first["sources"]["s"]["quarantined"] == 2
+    # the contract is fixed: radii up to 100 are plausible after all
+    fixed = tuple(dataclasses.replace(f, maximum=100.0) if f.name == "mean_radius" else f for f in transform.FEATURES)
+    monkeypatch.setattr(transform, "FEATURES", fixed)
+    from pipelines.run import replay_quarantine
+
+    replay = replay_quarantine(config, tmp_path / "out")
+    source = replay["sources"]["s"]
+    assert (source["rows_in"], source["rows_out"], source["quarantined"], source["duplicates"]) == (2, 1, 1, 0)
+    data = pl.read_parquet(tmp_path / "out/data/records.parquet")
+    assert data.filter(pl.col("record_id") == "big")["mean_radius"].to_list() == [75.0]
+    (remaining,) = (tmp_path / "out" / "quarantine" / "s").glob("*.parquet")
+    assert pl.read_parquet(remaining)["category"].to_list() == ["bad_type"]
