@@ -204,7 +204,7 @@ def test_replay_reprocesses_quarantine_after_the_contract_is_fixed(
 ) -> None:
     import dataclasses
 
-    import pipelines.transform as transform
+    from slipway.contract import FEATURES
 
     _csv(
         tmp_path / "in" / "1.csv", [{"record_id": "big", "mean_radius": 75.0}, {"record_id": "bad", "mean_radius": "x"}]
@@ -213,8 +213,8 @@ def test_replay_reprocesses_quarantine_after_the_contract_is_fixed(
     first = run_pipeline(config, tmp_path / "out")
     assert first["sources"]["s"]["quarantined"] == 2
     # the contract is fixed: radii up to 100 are plausible after all
-    fixed = tuple(dataclasses.replace(f, maximum=100.0) if f.name == "mean_radius" else f for f in transform.FEATURES)
-    monkeypatch.setattr(transform, "FEATURES", fixed)
+    fixed = tuple(dataclasses.replace(f, maximum=100.0) if f.name == "mean_radius" else f for f in FEATURES)
+    monkeypatch.setattr("pipelines.transform.FEATURES", fixed)
     from pipelines.run import replay_quarantine
 
     replay = replay_quarantine(config, tmp_path / "out")
