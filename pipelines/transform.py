@@ -108,34 +108,49 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
     source = {name: column for column, name in mapping.items()}
     typed = {RECORD_KEY: _text(source[RECORD_KEY]), EVENT_TIME: _timestamp(source[EVENT_TIME])}
     typed.update({f.name: _number(source[f.name]) for f in FEATURES})
-    present = {name: _text(source[name]).is_not_null() for name in CONTRACT_COLUMNS}
-    problems: list[pl.Expr] = []
-    for name in CONTRACT_COLUMNS:
-        problems.append(pl.when(~present[name]).then(pl.lit(f"missing_required:{name}")))
-        problems.append(pl.when(present[name] & typed[name].is_null()).then(pl.lit(f"bad_type:{name}")))
-    for feature in FEATURES:
-        value = typed[feature.name]
-        outside = (value < feature.minimum) | (value > feature.maximum) | value.is_infinite() | value.is_nan()
-        problems.append(pl.when(outside).then(pl.lit(f"out_of_range:{feature.name}")))
     label = _text(source[LABEL]).str.to_lowercase() if LABEL in source else pl.lit(None, pl.String)
-    if LABEL in source:
-        problems.append(pl.when(label.is_not_null() & ~label.is_in(list(LABELS))).then(pl.lit(f"bad_type:{LABEL}")))
-    checked = frame.select(
+    # 1. every typed value and "was something there" flag, computed once
+    materialised = frame.select(
         pl.col(ROW),
         *[typed[name].alias(name) for name in CONTRACT_COLUMNS],
         label.alias(LABEL),
-        pl.concat_list(problems).list.drop_nulls().alias("__problems"),
+        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
     )
-    is_valid = pl.col("__problems").list.len() == 0
-    valid = checked.filter(is_valid).drop("__problems")
+    # 2. one small integer code per field: 0 ok, 1 missing, 2 bad type, 3 out of range
+    by_name = {f.name: f for f in FEATURES}
+    codes = []
+    for name in CONTRACT_COLUMNS:
+        value, present = pl.col(name), pl.col(f"__present_{name}")
+        code = pl.when(~present).then(1).when(value.is_null()).then(2)
+        feature = by_name.get(name)
+        if feature is not None:
+            outside = (value < feature.minimum) | (value > feature.maximum) | value.is_infinite() | value.is_nan()
+            code = code.when(outside).then(3)
+        codes.append(code.otherwise(0).cast(pl.Int8).alias(f"__code_{name}"))
+    if LABEL in source:
+        bad_label = pl.col(LABEL).is_not_null() & ~pl.col(LABEL).is_in(list(LABELS))
+        codes.append(pl.when(bad_label).then(2).otherwise(0).cast(pl.Int8).alias(f"__code_{LABEL}"))
+    checked = materialised.with_columns(codes)
+    code_columns = [c for c in checked.columns if c.startswith("__code_")]
+    is_valid = pl.all_horizontal([pl.col(c) == 0 for c in code_columns])
+    valid = checked.filter(is_valid).select(ROW, *CONTRACT_COLUMNS, LABEL)
+    # 3. reasons only for the (few) rejected rows
+    bad = checked.filter(~is_valid)
+    categories = {1: "missing_required", 2: "bad_type", 3: "out_of_range"}
+    problems = [
+        pl.when(pl.col(c) == code).then(pl.lit(f"{category}:{c.removeprefix('__code_')}"))
+        for code, category in categories.items()
+        for c in code_columns
+    ]
+    reasons = bad.select(pl.col(ROW), pl.concat_list(problems).list.drop_nulls().alias("__problems"))
     rejected = (
-        checked.filter(~is_valid)
-        .select(
+        reasons.select(
             pl.col(ROW),
             pl.col("__problems").list.first().str.split(":").list.first().alias("category"),
             pl.col("__problems").list.join(", ").alias("reason"),
         )
         .join(frame.select(ROW, *raw_columns), on=ROW, how="left")
+        .sort(ROW)
     )
     return ContractResult(valid, rejected, new_columns, renamed, [])
 
