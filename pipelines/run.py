@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import os
 import signal
@@ -157,14 +158,14 @@ class Pipeline:
         return loaded
 
     def _quarantine(self, source: str, file: str, fingerprint: str, rejected: pl.DataFrame) -> None:
+        """Rejected rows: plaintext metadata (``.parquet``) + raw values as one encrypted blob (``.raw``)."""
         target = self.out / "quarantine" / source / f"{fingerprint[:24]}.parquet"
         if target.exists():
-            return  # content-addressed: the same file always quarantines the same rows
-        raw_columns = [c for c in rejected.columns if c not in (ROW, "category", "reason")]
-        raw = rejected.select(pl.struct(raw_columns).struct.json_encode().alias("raw")) if raw_columns else None
-        encrypted = [
-            self.fernet.encrypt(value.encode()).decode() for value in (raw["raw"].to_list() if raw is not None else [])
-        ]
+            return  # content-addressed: the same input always quarantines the same rows
+        raw_columns = [c for c in rejected.columns if c not in ("category", "reason")]
+        buffer = io.BytesIO()
+        rejected.select(raw_columns).write_parquet(buffer)
+        _atomic_write(target.with_suffix(".raw"), self.fernet.encrypt(buffer.getvalue()))
         frame = pl.DataFrame(
             {
                 "source": [source] * rejected.height,
@@ -172,18 +173,15 @@ class Pipeline:
                 "row": rejected[ROW].to_list(),
                 "category": rejected["category"].to_list(),
                 "reason": rejected["reason"].to_list(),
-                "raw_encrypted": encrypted or [""] * rejected.height,
             },
-            schema={
-                "source": pl.String,
-                "file": pl.String,
-                "row": pl.Int64,
-                "category": pl.String,
-                "reason": pl.String,
-                "raw_encrypted": pl.String,
-            },
-        )
-        _atomic_parquet(frame, target)
+            schema={"source": pl.String, "file": pl.String, "row": pl.Int64, "category": pl.String,
+                    "reason": pl.String},
+        )  # fmt: skip
+        _atomic_parquet(frame, target)  # written last: its presence means the quarantine is complete
+
+    def quarantined_raw(self, metadata: Path) -> pl.DataFrame:
+        """The decrypted raw values of a quarantine file (``__row`` + the original columns)."""
+        return pl.read_parquet(io.BytesIO(self.fernet.decrypt(metadata.with_suffix(".raw").read_bytes())))
 
     def run(self) -> dict[str, Any]:
         started = datetime.datetime.now(datetime.UTC)
@@ -317,11 +315,10 @@ class Pipeline:
                 fixable = stored.filter(pl.col("category") != "malformed_row")
                 if fixable.height == 0:
                     continue
-                raws = [json.loads(self.fernet.decrypt(v.encode())) for v in fixable["raw_encrypted"].to_list()]
-                frame = pl.DataFrame(
-                    [{k: (None if v is None else str(v)) for k, v in raw.items()} for raw in raws],
-                    infer_schema_length=None,
-                ).with_columns(pl.Series(ROW, fixable["row"].to_list(), dtype=pl.Int64))
+                raw = self.quarantined_raw(path)
+                frame = raw.filter(pl.col(ROW).is_in(fixable["row"].to_list()))
+                if "line" in frame.columns:
+                    frame = frame.drop("line")
                 result = apply_contract(frame)
                 report = reports[name]
                 report.rows_in += fixable.height
@@ -329,9 +326,14 @@ class Pipeline:
                 passed = set(result.valid[ROW].to_list())
                 remaining = stored.filter(~pl.col("row").is_in(list(passed)) | (pl.col("category") == "malformed_row"))
                 if remaining.height:
+                    still = raw.filter(pl.col(ROW).is_in(remaining["row"].to_list()))
+                    buffer = io.BytesIO()
+                    still.write_parquet(buffer)
+                    _atomic_write(path.with_suffix(".raw"), self.fernet.encrypt(buffer.getvalue()))
                     _atomic_parquet(remaining, path)
                 else:
                     path.unlink()
+                    path.with_suffix(".raw").unlink()
                 if result.valid.height:
                     file_name = str(stored["file"][0])
                     fresh.append(

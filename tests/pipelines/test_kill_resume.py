@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -36,11 +37,8 @@ def _snapshot(out: Path, key: bytes) -> tuple[pl.DataFrame, dict[str, list[tuple
     data = pl.read_parquet(out / "data" / "records.parquet")
     quarantine = {}
     for path in sorted((out / "quarantine").rglob("*.parquet")):
-        frame = pl.read_parquet(path)
-        raw = [fernet.decrypt(v.encode()).decode() if v else "" for v in frame["raw_encrypted"].to_list()]
-        quarantine[str(path.relative_to(out))] = [
-            (*row, raw[i]) for i, row in enumerate(frame.drop("raw_encrypted").rows())
-        ]
+        raw = pl.read_parquet(io.BytesIO(fernet.decrypt(path.with_suffix(".raw").read_bytes())))
+        quarantine[str(path.relative_to(out))] = [*pl.read_parquet(path).rows(), *raw.rows()]
     state = {str(p.relative_to(out)): json.loads(p.read_text())["seen"] for p in (out / "state").glob("*.json")}
     return data, quarantine, state
 

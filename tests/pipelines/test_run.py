@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -72,11 +73,13 @@ def test_quarantine_keeps_position_reason_and_encrypted_raw_values(keys: KeyStor
     _csv(tmp_path / "in" / "a.csv", [{"record_id": "good"}, {"record_id": "bad", "mean_radius": "secret-7781"}])
     run_pipeline(load_config(_config(tmp_path, [{"name": "s", "kind": "files", "path": "in"}])), tmp_path / "out")
     (quarantine,) = (tmp_path / "out" / "quarantine" / "s").glob("*.parquet")
-    assert b"secret-7781" not in quarantine.read_bytes()
+    blob = quarantine.with_suffix(".raw")
+    assert b"secret-7781" not in quarantine.read_bytes() + blob.read_bytes()
     row = pl.read_parquet(quarantine).row(0, named=True)
     assert (row["file"].endswith("a.csv"), row["row"], row["category"]) == (True, 2, "bad_type")
-    raw = json.loads(Fernet(keys.data_key_path.read_bytes()).decrypt(row["raw_encrypted"].encode()))
-    assert raw["record_id"] == "bad" and raw["mean_radius"] == "secret-7781"
+    raw = pl.read_parquet(io.BytesIO(Fernet(keys.data_key_path.read_bytes()).decrypt(blob.read_bytes())))
+    (values,) = raw.to_dicts()
+    assert values["__row"] == 2 and values["record_id"] == "bad" and values["mean_radius"] == "secret-7781"
 
 
 def test_latest_event_wins_ties_go_to_the_row_read_later_and_invalid_rows_never_displace(
