@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from slipway.errors import SlipwayError
 
@@ -186,29 +188,46 @@ def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
     if not head or head[0] in "[{":
         return None
     delimiter = _sniff(head)
-    try:
-        frame = pl.read_csv(body, separator=delimiter, infer_schema=False, has_header=True, truncate_ragged_lines=False)
-    except pl.exceptions.PolarsError:
+    frame = _strict_delimited(body, delimiter)
+    if frame is None:
         return None  # not UTF-8, or ragged rows: the careful path names every bad row
     fmt = prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     return Batch(frame, fmt, "utf-8+bom" if bom else "utf-8")
 
 
+def _strict_delimited(body: bytes, delimiter: str) -> pl.DataFrame | None:
+    """All-text frame, or None when any row has too many *or too few* fields (or bytes are not UTF-8).
+
+    Arrow's reader rather than Polars' because Polars pads short rows with nulls, which would
+    pass a truncated row off as one with missing values.
+    """
+    try:
+        head = body[:65536].decode("utf-8", errors="replace")
+        names = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+        table = pacsv.read_csv(
+            io.BytesIO(body),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.large_string() for name in names},
+                null_values=[""],
+                strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast(dict.fromkeys(frame.columns, pl.String))
+
+
 def _delimited(text: str, prefix: str, encoding: str) -> Batch:
     delimiter = _sniff(text[:65536])
     fmt = prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
-    try:
-        frame = pl.read_csv(
-            io.StringIO(text),
-            separator=delimiter,
-            infer_schema=False,
-            has_header=True,
-            truncate_ragged_lines=False,
-        )
+    frame = _strict_delimited(text.encode("utf-8"), delimiter)
+    if frame is not None:
         return Batch(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), fmt, encoding)
-    except pl.exceptions.PolarsError:
-        pass  # ragged or oddly quoted rows: read row by row so that each bad row is kept and named
+    # ragged or oddly quoted rows: read row by row so that each bad row is kept and named
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, [])
     records, rows, malformed = [], [], []

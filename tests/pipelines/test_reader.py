@@ -65,6 +65,15 @@ def test_rows_with_extra_fields_are_malformed_not_dropped(tmp_path: Path) -> Non
     assert batch.malformed == [(2, "r2,2,extra", "3 fields where the header has 2")]
 
 
+@pytest.mark.parametrize("encoded", ["utf-8", "cp1252"])
+def test_truncated_rows_are_malformed_not_padded_with_missing_values(tmp_path: Path, encoded: str) -> None:
+    text = 'id,v,note\nr1,1,\xe9t\xe9\nr2,2\n"r,3",3,""\n'
+    batch = read_file(_write(tmp_path / "t.csv", text.encode(encoded)))
+    rows = batch.frame.sort(ROW).select("id", "v", "note", ROW).rows()
+    assert rows == [("r1", "1", "\xe9t\xe9", 1), ("r,3", "3", None, 3)]
+    assert batch.malformed == [(2, "r2,2", "2 fields where the header has 3")]
+
+
 def test_unreadable_files_raise(tmp_path: Path) -> None:
     with pytest.raises(UnreadableFile, match="corrupt gzip"):
         read_file(_write(tmp_path / "bad.gz", b"\x1f\x8b\x08garbage"))
