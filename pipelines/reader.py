@@ -199,26 +199,22 @@ def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
 def _strict_delimited(body: bytes, delimiter: str) -> pl.DataFrame | None:
     """All-text frame, or None when any row has too many *or too few* fields (or bytes are not UTF-8).
 
-    Arrow's reader rather than Polars' because Polars pads short rows with nulls, which would
-    pass a truncated row off as one with missing values.
+    Polars pads short rows with nulls, which would pass a truncated row off as one with missing
+    values, so Arrow's reader first checks every row's field count (converting one column only).
     """
+    head = body[:65536].decode("utf-8", errors="replace")
+    names = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
+    if not names:
+        return None
     try:
-        head = body[:65536].decode("utf-8", errors="replace")
-        names = next(csv.reader(io.StringIO(head), delimiter=delimiter), [])
-        table = pacsv.read_csv(
+        pacsv.read_csv(
             io.BytesIO(body),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.large_string() for name in names},
-                null_values=[""],
-                strings_can_be_null=True,
-            ),
+            convert_options=pacsv.ConvertOptions(include_columns=names[:1], column_types={names[0]: pa.string()}),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return pl.read_csv(body, separator=delimiter, infer_schema=False, has_header=True, truncate_ragged_lines=False)
+    except (pa.ArrowInvalid, pl.exceptions.PolarsError):
         return None
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame.cast(dict.fromkeys(frame.columns, pl.String))
 
 
 def _delimited(text: str, prefix: str, encoding: str) -> Batch:
