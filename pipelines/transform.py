@@ -65,17 +65,15 @@ def _number(name: str) -> pl.Expr:
     return cleaned.cast(pl.Float64, strict=False)
 
 
+def _parse_time(text: pl.Expr, fmt: str) -> pl.Expr:
+    if "%:z" in fmt:
+        return text.str.to_datetime(fmt, strict=False, time_unit="us").dt.convert_time_zone("UTC")
+    return text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
+
+
 def _timestamp(name: str) -> pl.Expr:
     text = _text(name)
-    attempts = [
-        text.str.to_datetime(
-            fmt, strict=False, time_unit="us", time_zone="UTC" if "z" not in fmt.lower() else None
-        ).dt.convert_time_zone("UTC")
-        if ("%:z" in fmt)
-        else text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-        for fmt in TIME_FORMATS
-    ]
-    return pl.coalesce(attempts)
+    return pl.coalesce([_parse_time(text, fmt) for fmt in TIME_FORMATS])
 
 
 def apply_contract(frame: pl.DataFrame) -> ContractResult:
@@ -106,16 +104,9 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
         return ContractResult(_empty_valid(), rejected, new_columns, renamed, missing)
 
     source = {name: column for column, name in mapping.items()}
-    typed = {RECORD_KEY: _text(source[RECORD_KEY]), EVENT_TIME: _timestamp(source[EVENT_TIME])}
-    typed.update({f.name: _number(source[f.name]) for f in FEATURES})
     label = _text(source[LABEL]).str.to_lowercase() if LABEL in source else pl.lit(None, pl.String)
     # 1. every typed value and "was something there" flag, computed once
-    materialised = frame.select(
-        pl.col(ROW),
-        *[typed[name].alias(name) for name in CONTRACT_COLUMNS],
-        label.alias(LABEL),
-        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
-    )
+    materialised = _typed(frame, source, label)
     # 2. one small integer code per field: 0 ok, 1 missing, 2 bad type, 3 out of range
     by_name = {f.name: f for f in FEATURES}
     codes = []
@@ -153,6 +144,53 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
         .sort(ROW)
     )
     return ContractResult(valid, rejected, new_columns, renamed, [])
+
+
+def _typed(frame: pl.DataFrame, source: dict[str, str], label: pl.Expr) -> pl.DataFrame:
+    """Typed values and presence flags. Most rows are clean, so the careful (and costly) coercion
+    runs only on rows that a plain cast cannot type; a plain cast that succeeds with a finite value
+    gives exactly what the careful path would.
+    """
+    time_format = _likely_time_format(frame[source[EVENT_TIME]])
+    plain_time = (
+        _parse_time(pl.col(source[EVENT_TIME]), time_format) if time_format else pl.lit(None, pl.Datetime("us", "UTC"))
+    )
+    plain = {f.name: pl.col(source[f.name]).cast(pl.Float64, strict=False) for f in FEATURES}
+    clean = pl.all_horizontal(
+        plain_time.is_not_null(),
+        _text(source[RECORD_KEY]).is_not_null(),
+        *[value.is_finite().fill_null(False) for value in plain.values()],
+    )
+    first = frame.with_columns(clean.alias("__clean"))
+    fast = first.filter(pl.col("__clean")).select(
+        pl.col(ROW),
+        _text(source[RECORD_KEY]).alias(RECORD_KEY),
+        plain_time.alias(EVENT_TIME),
+        *[plain[f.name].alias(f.name) for f in FEATURES],
+        label.alias(LABEL),
+        *[pl.lit(True).alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
+    )
+    typed = {RECORD_KEY: _text(source[RECORD_KEY]), EVENT_TIME: _timestamp(source[EVENT_TIME])}
+    typed.update({f.name: _number(source[f.name]) for f in FEATURES})
+    careful = first.filter(~pl.col("__clean")).select(
+        pl.col(ROW),
+        *[typed[name].alias(name) for name in CONTRACT_COLUMNS],
+        label.alias(LABEL),
+        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
+    )
+    return pl.concat([fast, careful]).sort(ROW)
+
+
+def _likely_time_format(values: pl.Series) -> str | None:
+    """The time format most of the first values use (None when no format fits any of them)."""
+    sample = values.drop_nulls().head(1000).cast(pl.String)
+    if sample.is_empty():
+        return None
+    hits = {
+        fmt: sample.to_frame().select(_parse_time(pl.first(), fmt).is_not_null().sum()).item() for fmt in TIME_FORMATS
+    }
+    best = max(hits, key=lambda fmt: hits[fmt])
+    return best if hits[best] else None
 
 
 def _empty_valid() -> pl.DataFrame:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
+import pytest
 
+from pipelines import transform
 from pipelines.reader import ROW
 from pipelines.transform import apply_contract
 from slipway.contract import FEATURE_NAMES
@@ -71,3 +73,27 @@ def test_labels_are_validated_when_present() -> None:
     result = apply_contract(_frame([{"diagnosis": "Benign"}, {"diagnosis": "maybe"}]))
     assert result.valid["diagnosis"].to_list() == ["benign"]
     assert result.rejected["reason"].to_list() == ["bad_type:diagnosis"]
+
+
+def test_plain_cast_shortcut_gives_what_the_careful_path_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    tricky = [
+        {"record_id": "t-nan", "mean_radius": "nan"},
+        {"record_id": "t-inf", "mean_radius": "inf"},
+        {"record_id": "t-padded", "mean_radius": " 12.5 "},
+        {"record_id": "t-sci", "mean_radius": "1.25e1"},
+        {"record_id": "t-dot", "mean_radius": "12."},
+        {"record_id": "t-thousands", "mean_area": "1,234.5"},
+        {"record_id": "t-offset", "event_time": "2026-03-01T10:00:00+02:00"},
+        {"record_id": "t-date", "event_time": "2026-03-01"},
+        {"record_id": "t-spaced-time", "event_time": " 2026-03-01T08:00:00Z "},
+        {"record_id": " key "},
+        {"record_id": "N/A"},
+    ]
+    frame = _frame([row for index, extra in enumerate(tricky) for row in ({"record_id": f"plain{index}"}, extra)])
+    shortcut = apply_contract(frame)
+    monkeypatch.setattr(transform, "_likely_time_format", lambda values: None)  # every row takes the careful path
+    careful = apply_contract(frame)
+    assert shortcut.valid.equals(careful.valid)
+    assert shortcut.rejected.equals(careful.rejected)
+    assert shortcut.valid[ROW].is_sorted() and len(shortcut.valid) + len(shortcut.rejected) == len(frame)
+    assert len(shortcut.rejected) == 3  # nan, inf, N/A key
