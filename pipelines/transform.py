@@ -155,24 +155,24 @@ def _typed(frame: pl.DataFrame, source: dict[str, str], label: pl.Expr) -> pl.Da
     plain_time = (
         _parse_time(pl.col(source[EVENT_TIME]), time_format) if time_format else pl.lit(None, pl.Datetime("us", "UTC"))
     )
-    plain = {f.name: pl.col(source[f.name]).cast(pl.Float64, strict=False) for f in FEATURES}
-    clean = pl.all_horizontal(
-        plain_time.is_not_null(),
-        _text(source[RECORD_KEY]).is_not_null(),
-        *[value.is_finite().fill_null(False) for value in plain.values()],
-    )
-    first = frame.with_columns(clean.alias("__clean"))
-    fast = first.filter(pl.col("__clean")).select(
+    plain = frame.select(
         pl.col(ROW),
         _text(source[RECORD_KEY]).alias(RECORD_KEY),
         plain_time.alias(EVENT_TIME),
-        *[plain[f.name].alias(f.name) for f in FEATURES],
+        *[pl.col(source[f.name]).cast(pl.Float64, strict=False).alias(f.name) for f in FEATURES],
         label.alias(LABEL),
-        *[pl.lit(True).alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
     )
+    clean = plain.select(
+        pl.all_horizontal(
+            pl.col(EVENT_TIME).is_not_null(),
+            pl.col(RECORD_KEY).is_not_null(),
+            *[pl.col(f.name).is_finite().fill_null(False) for f in FEATURES],
+        )
+    ).to_series()
+    fast = plain.filter(clean).with_columns(pl.lit(True).alias(f"__present_{name}") for name in CONTRACT_COLUMNS)
     typed = {RECORD_KEY: _text(source[RECORD_KEY]), EVENT_TIME: _timestamp(source[EVENT_TIME])}
     typed.update({f.name: _number(source[f.name]) for f in FEATURES})
-    careful = first.filter(~pl.col("__clean")).select(
+    careful = frame.filter(~clean).select(
         pl.col(ROW),
         *[typed[name].alias(name) for name in CONTRACT_COLUMNS],
         label.alias(LABEL),
