@@ -19,7 +19,7 @@ $(TOOLS)/uv/bin/uv:
 	python3 -m pip install --quiet --disable-pip-version-check --target $(TOOLS)/uv uv
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --python python3
+	$(UV) sync --locked --compile-bytecode --python python3
 	@touch $@
 
 setup: $(VENV)/.synced  ## install the locked environment into .venv
