@@ -97,36 +97,30 @@ class SourceReport:
         return data
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file in the same directory, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}-", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}-", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
+        write(temporary)
+        with temporary.open("rb") as stream:
             os.fsync(stream.fileno())
         crash_point()
-        Path(temporary).replace(path)
+        temporary.replace(path)
         crash_point()
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    _atomic(path, lambda temporary: temporary.write_bytes(data))
 
 
 def _atomic_parquet(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}-", dir=path.parent)
-    os.close(handle)
-    try:
-        frame.write_parquet(temporary)
-        with open(temporary, "rb") as stream:  # noqa: PTH123 - fsync needs the descriptor
-            os.fsync(stream.fileno())
-        crash_point()
-        Path(temporary).replace(path)
-        crash_point()
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    _atomic(path, frame.write_parquet)
 
 
 def _data_key() -> bytes:
