@@ -63,6 +63,7 @@ bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Check
 	$(RUN) python benchmarks/render_bench.py
 	$(RUN) python benchmarks/gate_bench.py $(if $(CHECKOV),--checkov)
 	$(RUN) python benchmarks/serve_bench.py
+	$(RUN) python benchmarks/pipeline_bench.py
 
 docs: setup  ## regenerate generated documentation (policies/RULES.md)
 	$(RUN) python -m policies.docs

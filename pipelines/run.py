@@ -62,7 +62,7 @@ def crash_point() -> None:
 
 PROVENANCE = ("_source", "_file", "_row")
 ORDER = ("__run", "__source", "__file", ROW)
-EXIT_OK, EXIT_STALE = 0, 3
+EXIT_OK, EXIT_STALE, EXIT_FAILED = 0, 3, 4
 
 
 @dataclass
@@ -359,8 +359,9 @@ class Pipeline:
             totals.files_skipped += report.files_skipped
             totals.schema_changes.extend({"source": report.name, **c} for c in report.schema_changes)
         statuses = {r.status for r in reports}
-        totals.status = "failed" if statuses == {"failed"} else ("stale" if statuses - {"ok"} else "ok")
-        exit_code = EXIT_OK if totals.status == "ok" else EXIT_STALE
+        # a failed source needs a person (dominates); a stale one catches up on the next run
+        totals.status = "failed" if "failed" in statuses else ("stale" if "stale" in statuses else "ok")
+        exit_code = {"ok": EXIT_OK, "stale": EXIT_STALE, "failed": EXIT_FAILED}[totals.status]
         document = {
             "run_id": self.run_id,
             "started": started.isoformat(timespec="seconds"),

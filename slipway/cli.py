@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -467,12 +467,17 @@ def pipeline_run(config_path: Path, out: Path | None) -> None:
     Exit codes:
       0  every source read
       2  unusable input (config, keys)
-      3  a source failed or is stale (the others were still processed)
+      3  a source is down and marked stale (the others were processed; the next run catches up)
+      4  a source failed: it answered but the answer is unusable, e.g. HTTP 404 or a bad query
+         (needs a person; the others were processed)
     """
     from pipelines.config import load_config
     from pipelines.run import run_pipeline
 
-    _pipeline_summary(run_pipeline(load_config(config_path), out))
+    config = load_config(config_path)
+    with _pipeline_progress() as progress:
+        report = run_pipeline(config, out, progress)
+    _pipeline_summary(report)
 
 
 @pipeline.command("replay")
@@ -486,11 +491,35 @@ def pipeline_replay(config_path: Path, out: Path | None) -> None:
     \b
     Examples:
       slipway pipeline replay --config pipelines/samples/pipeline.yaml --out build/pipeline
+
+    \b
+    Exit codes:
+      0  replayed (rows that still break the contract stay quarantined)
+      2  unusable input (config, keys)
     """
     from pipelines.config import load_config
     from pipelines.run import replay_quarantine
 
     _pipeline_summary(replay_quarantine(load_config(config_path), out))
+
+
+@contextlib.contextmanager
+def _pipeline_progress() -> Iterator[Callable[[str, str], None] | None]:
+    """A live progress line on a terminal (stderr, so piped output stays clean); nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("reading {task.description} (unit {task.completed})"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(source: str, unit: str) -> None:
+            bar.update(task, advance=1, description=f"{source}: {unit}")
+
+        yield advance
 
 
 def _pipeline_summary(report: dict[str, Any]) -> None:

@@ -112,6 +112,7 @@ def test_client_errors_fail_without_retrying(api: tuple[str, Script], tmp_path: 
     report = run_pipeline(_config(tmp_path, kind="http", url=url, attempts=5), tmp_path / "out")
     assert script.requests == 1
     assert report["sources"]["api"]["status"] == "failed" and "HTTP 404" in report["sources"]["api"]["error"]
+    assert report["exit_code"] == 4 and report["totals"]["status"] == "failed"
 
 
 def test_an_unchanged_response_is_not_processed_twice(api: tuple[str, Script], tmp_path: Path) -> None:
