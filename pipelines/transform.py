@@ -140,7 +140,7 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
             pl.col("__problems").list.first().str.split(":").list.first().alias("category"),
             pl.col("__problems").list.join(", ").alias("reason"),
         )
-        .join(frame.select(ROW, *raw_columns), on=ROW, how="left")
+        .join(frame.filter(pl.col(ROW).is_in(reasons[ROW].implode())).select(ROW, *raw_columns), on=ROW, how="left")
         .sort(ROW)
     )
     return ContractResult(valid, rejected, new_columns, renamed, [])
@@ -178,6 +178,8 @@ def _typed(frame: pl.DataFrame, source: dict[str, str], label: pl.Expr) -> pl.Da
         label.alias(LABEL),
         *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
     )
+    if frame[ROW].is_sorted():
+        return fast.merge_sorted(careful, key=ROW)  # linear, where a sort of the whole batch is not
     return pl.concat([fast, careful]).sort(ROW)
 
 
