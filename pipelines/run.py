@@ -291,7 +291,7 @@ class Pipeline:
             kept = new_winners.filter(pl.col("__source") == index).height
             report.rows_out = kept
             report.duplicates = produced - kept
-        return winners.sort(RECORD_KEY).select(columns)
+        return winners.select(columns)  # already in key order: unique() kept the sorted order
 
     def replay(self) -> dict[str, Any]:
         """Re-apply the (fixed) contract to quarantined rows; rows that now pass join the data.

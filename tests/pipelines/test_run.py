@@ -66,6 +66,7 @@ def test_the_messy_samples_are_fully_accounted_for(keys: KeyStore, tmp_path: Pat
     assert changes["2026-11-05-legacy.csv"]["missing_columns"] == ["event_time"]
     data = pl.read_parquet(tmp_path / "out" / "data" / "records.parquet")
     assert data.height == 399 == data["record_id"].n_unique()
+    assert data["record_id"].is_sorted()  # stable, diff-friendly output order
     assert json.loads((tmp_path / "out" / "reports" / "latest.json").read_text()) == report
 
 
