@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import polars as pl
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from pipelines.config import SourceConfig
 from pipelines.reader import ROW, Batch, UnreadableFile, read_bytes, read_file
@@ -91,6 +91,9 @@ class FileSource:
             yield Unit(key, _fingerprint_file(path), lambda path=path: read_file(path))  # type: ignore[misc]
 
 
+T = TypeVar("T")
+
+
 class _Breaker:
     """Consecutive-failure circuit breaker whose state lives in the source's checkpoint."""
 
@@ -114,6 +117,27 @@ class _Breaker:
         if self.state["failures"] >= self.settings.failures_to_open:
             self.state["open_until"] = time.time() + self.settings.cool_down
 
+    def call(self, down: str, attempt: Callable[[], T]) -> T:
+        """`attempt()` retried with backoff and jitter while it fails transiently; `SourceDown` when it
+        keeps failing (counted towards opening the circuit; `down` says what was not reached) or the
+        circuit is open."""
+        self.check()
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Transient),
+            stop=stop_after_attempt(self.settings.attempts),
+            wait=wait_exponential_jitter(
+                multiplier=self.settings.initial_wait, max=self.settings.max_wait, jitter=self.settings.initial_wait
+            ),
+            reraise=True,
+        )
+        try:
+            result = retrying(attempt)
+        except _Transient as exc:
+            self.failure()
+            raise SourceDown(f"{down} after {self.settings.attempts} attempts: {exc}") from None
+        self.success()
+        return result
+
 
 class _Transient(Exception):
     """A failure worth retrying (connection problems, timeouts, 5xx, a locked database)."""
@@ -126,36 +150,19 @@ class HttpSource:
         self.settings = settings
         self.breaker = _Breaker(state, settings, config.name)
 
-    def _fetch(self) -> bytes:
-        @retry(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self.settings.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.settings.initial_wait, max=self.settings.max_wait, jitter=self.settings.initial_wait
-            ),
-            reraise=True,
-        )
-        def attempt() -> bytes:
-            try:
-                response = httpx.get(self.url, timeout=self.settings.timeout, follow_redirects=True)
-            except httpx.HTTPError as exc:
-                raise _Transient(f"{type(exc).__name__}: {exc}") from None
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Transient(f"HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise SourceBroken(f"{self.url} answered HTTP {response.status_code}")
-            return response.content
-
-        return attempt()
+    def _attempt(self) -> bytes:
+        try:
+            response = httpx.get(self.url, timeout=self.settings.timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            raise _Transient(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _Transient(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise SourceBroken(f"{self.url} answered HTTP {response.status_code}")
+        return response.content
 
     def units(self) -> Iterator[Unit]:
-        self.breaker.check()
-        try:
-            body = self._fetch()
-        except _Transient as exc:
-            self.breaker.failure()
-            raise SourceDown(f"{self.url} unreachable after {self.settings.attempts} attempts: {exc}") from None
-        self.breaker.success()
+        body = self.breaker.call(f"{self.url} unreachable", self._attempt)
         yield Unit(_display(self.url), _fingerprint_bytes(body), lambda: read_bytes(body, self.url))
 
 
@@ -173,40 +180,23 @@ class SqlSource:
         self.settings = settings
         self.breaker = _Breaker(state, settings, config.name)
 
-    def _query(self) -> tuple[list[str], list[tuple[Any, ...]]]:
-        @retry(
-            retry=retry_if_exception_type(_Transient),
-            stop=stop_after_attempt(self.settings.attempts),
-            wait=wait_exponential_jitter(
-                multiplier=self.settings.initial_wait, max=self.settings.max_wait, jitter=self.settings.initial_wait
-            ),
-            reraise=True,
-        )
-        def attempt() -> tuple[list[str], list[tuple[Any, ...]]]:
-            if not self.path.exists():
-                raise _Transient(f"database {self.path} not found")
-            try:
-                with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.settings.timeout) as db:
-                    cursor = db.execute(self.query)
-                    columns = [d[0] for d in cursor.description or []]
-                    return columns, cursor.fetchall()
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "unable to open" in str(exc):
-                    raise _Transient(str(exc)) from None
-                raise SourceBroken(f"query failed: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise SourceBroken(f"{self.path}: {exc}") from None
-
-        return attempt()
+    def _attempt(self) -> tuple[list[str], list[tuple[Any, ...]]]:
+        if not self.path.exists():
+            raise _Transient(f"database {self.path} not found")
+        try:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self.settings.timeout) as db:
+                cursor = db.execute(self.query)
+                columns = [d[0] for d in cursor.description or []]
+                return columns, cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "unable to open" in str(exc):
+                raise _Transient(str(exc)) from None
+            raise SourceBroken(f"query failed: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise SourceBroken(f"{self.path}: {exc}") from None
 
     def units(self) -> Iterator[Unit]:
-        self.breaker.check()
-        try:
-            columns, rows = self._query()
-        except _Transient as exc:
-            self.breaker.failure()
-            raise SourceDown(f"{self.path} unavailable after {self.settings.attempts} attempts: {exc}") from None
-        self.breaker.success()
+        columns, rows = self.breaker.call(f"{self.path} unavailable", self._attempt)
         frame = (
             pl.DataFrame(
                 {name: [None if r[i] is None else str(r[i]) for r in rows] for i, name in enumerate(columns)},
