@@ -96,9 +96,13 @@ def read_bytes(data: bytes, name: str) -> Batch:
     return _delimited(text, prefix, encoding)
 
 
+def numbered(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its 1-based data-row position in ``__row``."""
+    return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
-    columns = [pl.col(c).cast(pl.String, strict=False) for c in frame.columns]
-    return frame.select(columns).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return numbered(frame.select(pl.col(c).cast(pl.String, strict=False) for c in frame.columns))
 
 
 def _records_frame(records: list[dict[str, Any]], rows: list[int]) -> pl.DataFrame:
@@ -187,17 +191,16 @@ def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
     head = body[:65536].decode("utf-8", errors="replace").lstrip()
     if not head or head[0] in "[{":
         return None
-    delimiter = _sniff(head)
-    frame = _strict_delimited(body, delimiter)
-    if frame is None:
-        return None  # not UTF-8, or ragged rows: the careful path names every bad row
-    fmt = prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
-    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return Batch(frame, fmt, "utf-8+bom" if bom else "utf-8")
+    # None (not UTF-8, or ragged rows): the careful path names every bad row
+    return _strict_delimited(body, _sniff(head), prefix, "utf-8+bom" if bom else "utf-8")
 
 
-def _strict_delimited(body: bytes, delimiter: str) -> pl.DataFrame | None:
-    """All-text frame, or None when any row has too many *or too few* fields (or bytes are not UTF-8).
+def _delimited_format(prefix: str, delimiter: str) -> str:
+    return prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
+
+
+def _strict_delimited(body: bytes, delimiter: str, prefix: str, encoding: str) -> Batch | None:
+    """All-text batch, or None when any row has too many *or too few* fields (or bytes are not UTF-8).
 
     Polars pads short rows with nulls, which would pass a truncated row off as one with missing
     values, so Arrow's reader first checks every row's field count (converting one column only).
@@ -212,17 +215,17 @@ def _strict_delimited(body: bytes, delimiter: str) -> pl.DataFrame | None:
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(include_columns=names[:1], column_types={names[0]: pa.string()}),
         )
-        return pl.read_csv(body, separator=delimiter, infer_schema=False, has_header=True, truncate_ragged_lines=False)
+        frame = pl.read_csv(body, separator=delimiter, infer_schema=False, has_header=True, truncate_ragged_lines=False)
     except (pa.ArrowInvalid, pl.exceptions.PolarsError):
         return None
+    return Batch(numbered(frame), _delimited_format(prefix, delimiter), encoding)
 
 
 def _delimited(text: str, prefix: str, encoding: str) -> Batch:
     delimiter = _sniff(text[:65536])
-    fmt = prefix + {",": "csv", ";": "csv;", "\t": "tsv", "|": "psv"}[delimiter]
-    frame = _strict_delimited(text.encode("utf-8"), delimiter)
-    if frame is not None:
-        return Batch(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), fmt, encoding)
+    strict = _strict_delimited(text.encode("utf-8"), delimiter, prefix, encoding)
+    if strict is not None:
+        return strict
     # ragged or oddly quoted rows: read row by row so that each bad row is kept and named
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader, [])
@@ -236,4 +239,4 @@ def _delimited(text: str, prefix: str, encoding: str) -> Batch:
             continue
         records.append({name: (value if value != "" else None) for name, value in zip(header, fields, strict=True)})
         rows.append(number)
-    return Batch(_records_frame(records, rows), fmt, encoding, malformed)
+    return Batch(_records_frame(records, rows), _delimited_format(prefix, delimiter), encoding, malformed)

@@ -29,7 +29,7 @@ import polars as pl
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from pipelines.config import SourceConfig
-from pipelines.reader import ROW, Batch, UnreadableFile, read_bytes, read_file
+from pipelines.reader import Batch, UnreadableFile, numbered, read_bytes, read_file
 from slipway.errors import SlipwayError
 
 
@@ -197,13 +197,11 @@ class SqlSource:
 
     def units(self) -> Iterator[Unit]:
         columns, rows = self.breaker.call(f"{self.path} unavailable", self._attempt)
-        frame = (
+        frame = numbered(
             pl.DataFrame(
                 {name: [None if r[i] is None else str(r[i]) for r in rows] for i, name in enumerate(columns)},
                 schema={name: pl.String for name in columns},
             )
-            .with_row_index(ROW, offset=1)
-            .with_columns(pl.col(ROW).cast(pl.Int64))
         )
         fingerprint = _fingerprint_bytes(frame.write_csv().encode())
         yield Unit(f"query:{self.path.name}", fingerprint, lambda: Batch(frame, "sql", "utf-8"))
