@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+SLIPWAY = str(Path(sys.executable).with_name("slipway"))  # the installed console script
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # BentoML binds its model store to $BENTOML_HOME when first imported: one isolated store per test session.
 BENTOML_HOME = Path(tempfile.mkdtemp(prefix="slipway-test-bentoml-"))

@@ -7,14 +7,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
+from tests.conftest import SLIPWAY
 
 
 def free_port() -> int:

@@ -15,9 +15,7 @@ import yaml
 
 from slipway.contract import FEATURE_NAMES
 from tests.bentos.conftest import Trained, dataset, record
-from tests.conftest import BENTOML_HOME, PROJECT_DIR
-
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
+from tests.conftest import BENTOML_HOME, PROJECT_DIR, SLIPWAY
 
 
 def _slipway(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from slipway.signing import KeyStore
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SLIPWAY
 
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 CONFIG = PROJECT_DIR / "pipelines" / "samples" / "pipeline.yaml"
 
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -16,9 +15,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from slipway.signing import KeyStore
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SLIPWAY
 
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 SAMPLES = PROJECT_DIR / "pipelines" / "samples"
 pytestmark = pytest.mark.slow
 

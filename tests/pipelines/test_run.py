@@ -20,10 +20,9 @@ from pipelines.run import run_pipeline
 from slipway.contract import FEATURE_NAMES
 from slipway.errors import UsageError
 from slipway.signing import KeyStore
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SLIPWAY
 
 SAMPLES = PROJECT_DIR / "pipelines" / "samples"
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 
 
 @pytest.fixture

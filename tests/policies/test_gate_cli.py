@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from infra.render import render_stack, write_manifests
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SLIPWAY
 from tests.policies.conftest import write_objects
 
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 GATE_CONFIG = str(PROJECT_DIR / "policies" / "gate.yaml")
 CLEAN_CONFIGMAP = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "apps"}, "data": {}}
 PRIVILEGED_POD = {

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import PROJECT_DIR
-
-SLIPWAY = str(Path(sys.executable).with_name("slipway"))
+from tests.conftest import PROJECT_DIR, SLIPWAY
 
 
 def _slipway(
