@@ -30,6 +30,8 @@ import pyarrow.csv as pacsv
 from slipway.errors import SlipwayError
 
 ROW = "__row"
+GZIP_MAGIC = b"\x1f\x8b"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 DELIMITERS = ",;\t|"
 
 
@@ -65,20 +67,24 @@ def read_file(path: Path) -> Batch:
 
 def read_bytes(data: bytes, name: str) -> Batch:
     """The same, for data that did not come from a file (an HTTP body); ``name`` is for messages."""
-    path = name
-    compressed = data[:2] == b"\x1f\x8b"
+    compressed = data[:2] == GZIP_MAGIC
     if compressed:
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise UnreadableFile(f"{path}: corrupt gzip data ({exc})") from None
-    prefix = "gzip+" if compressed else ""
+            raise UnreadableFile(f"{name}: corrupt gzip data ({exc})") from None
+    return read_plain(data, name, "gzip+" if compressed else "")
+
+
+def read_plain(data: bytes, name: str, prefix: str) -> Batch:
+    """Uncompressed data; ``prefix`` names what it was unwrapped from (``gzip+``)."""
+    path = name
     if data[:4] == b"PAR1":
         try:
             frame = pl.read_parquet(io.BytesIO(data))
         except Exception as exc:  # noqa: BLE001 - any parquet failure makes the file unreadable
             raise UnreadableFile(f"{path}: unreadable Parquet ({exc})") from None
-        return Batch(_as_text(frame), prefix + "parquet", "binary")
+        return Batch(as_text(frame), prefix + "parquet", "binary")
     fast = _delimited_fast(data, prefix)
     if fast is not None:
         return fast
@@ -101,7 +107,7 @@ def numbered(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
-def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+def as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return numbered(frame.select(pl.col(c).cast(pl.String, strict=False) for c in frame.columns))
 
 
@@ -184,7 +190,7 @@ def _sniff(sample: str) -> str:
 
 def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
     """Well-formed UTF-8 delimited text straight from bytes (no Python string copy of the file)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(UTF16_BOMS):
         return None
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
@@ -193,6 +199,26 @@ def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
         return None
     # None (not UTF-8, or ragged rows): the careful path names every bad row
     return _strict_delimited(body, _sniff(head), prefix, "utf-8+bom" if bom else "utf-8")
+
+
+def sniff_delimiter(data: bytes) -> str:
+    """The delimiter of delimited text, judged from its first 64 KiB."""
+    return _sniff(_decode(data[:65536])[0])
+
+
+def delimited_batch(data: bytes, prefix: str, delimiter: str) -> Batch:
+    """Delimited text (header line first) with a known delimiter: fast when well formed, else row by row."""
+    bom = data.startswith(b"\xef\xbb\xbf")
+    strict = _strict_delimited(data[3:] if bom else data, delimiter, prefix, "utf-8+bom" if bom else "utf-8")
+    if strict is not None:
+        return strict
+    text, encoding = _decode(data)
+    return _delimited(text, prefix, encoding, delimiter)
+
+
+def json_lines_batch(data: bytes, prefix: str) -> Batch:
+    text, encoding = _decode(data)
+    return _json_lines(text, prefix, encoding)
 
 
 def _delimited_format(prefix: str, delimiter: str) -> str:
@@ -221,8 +247,8 @@ def _strict_delimited(body: bytes, delimiter: str, prefix: str, encoding: str) -
     return Batch(numbered(frame), _delimited_format(prefix, delimiter), encoding)
 
 
-def _delimited(text: str, prefix: str, encoding: str) -> Batch:
-    delimiter = _sniff(text[:65536])
+def _delimited(text: str, prefix: str, encoding: str, delimiter: str | None = None) -> Batch:
+    delimiter = delimiter or _sniff(text[:65536])
     strict = _strict_delimited(text.encode("utf-8"), delimiter, prefix, encoding)
     if strict is not None:
         return strict

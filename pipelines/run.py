@@ -2,8 +2,10 @@
 
 Output folder (DESIGN.md)::
 
-    data/records.parquet              one row per surviving record key (canonical columns + provenance)
-    quarantine/<source>/<file>.parquet every rejected row: source, file, row, category, reason, raw
+    data/records.parquet              one row per surviving record key (canonical columns + provenance),
+                                      ordered by key hash bucket, then key (see pipelines/dedup.py)
+    quarantine/<source>/<file digest>[-<block>].parquet
+                                      every rejected row: source, file, row, category, reason, raw
                                       (raw values Fernet-encrypted with $SLIPWAY_HOME/keys/data.key)
     state/<source>.json               checkpoint: fingerprints of the files already processed
     reports/<run-id>.json, reports/latest.json
@@ -24,6 +26,7 @@ import datetime
 import io
 import json
 import os
+import shutil
 import signal
 import tempfile
 import uuid
@@ -33,16 +36,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 from cryptography.fernet import Fernet
 from prometheus_client import CollectorRegistry, write_to_textfile
 
 from pipelines.config import PipelineConfig
+from pipelines.dedup import Deduplicator
 from pipelines.metrics import record_run
-from pipelines.reader import ROW, UnreadableFile
+from pipelines.reader import ROW, Batch, UnreadableFile
 from pipelines.sources import Resilience, SourceBroken, SourceDown, Unit, open_source
-from pipelines.transform import CONTRACT_COLUMNS, apply_contract
+from pipelines.transform import CONTRACT_COLUMNS, apply_contract, empty_valid
 from slipway.audit import slipway_home
-from slipway.contract import EVENT_TIME, LABEL, RECORD_KEY
+from slipway.contract import LABEL
 from slipway.errors import UsageError
 
 DATA_FILE = "records.parquet"
@@ -61,7 +66,10 @@ def crash_point() -> None:
 
 
 PROVENANCE = ("_source", "_file", "_row")
-ORDER = ("__run", "__source", "__file", ROW)
+OUTPUT_COLUMNS = (*CONTRACT_COLUMNS, LABEL, *PROVENANCE)
+SCRATCH = ".scratch"  # spilled rows of the running merge; removed at the end and by the next run
+EXISTING_BATCH_ROWS = 131_072
+DICTIONARY = ("_source", "_file", LABEL)  # the columns with few distinct values
 EXIT_OK, EXIT_STALE, EXIT_FAILED = 0, 3, 4
 
 
@@ -151,9 +159,11 @@ class Pipeline:
         loaded.setdefault("seen", {})
         return loaded
 
-    def _quarantine(self, source: str, file: str, fingerprint: str, rejected: pl.DataFrame) -> None:
-        """Rejected rows: plaintext metadata (``.parquet``) + raw values as one encrypted blob (``.raw``)."""
-        target = self.out / "quarantine" / source / f"{fingerprint[:24]}.parquet"
+    def _quarantine(self, source: str, file: str, fingerprint: str, chunk: int, rejected: pl.DataFrame) -> None:
+        """Rejected rows of one block of a file: plaintext metadata (``.parquet``) + raw values as one
+        encrypted blob (``.raw``)."""
+        name = fingerprint[:24] if chunk == 0 else f"{fingerprint[:24]}-{chunk:05d}"
+        target = self.out / "quarantine" / source / f"{name}.parquet"
         if target.exists():
             return  # content-addressed: the same input always quarantines the same rows
         raw_columns = [c for c in rejected.columns if c not in ("category", "reason")]
@@ -179,11 +189,9 @@ class Pipeline:
 
     def run(self) -> dict[str, Any]:
         started = datetime.datetime.now(datetime.UTC)
-        if self.out.exists():
-            for leftover in self.out.rglob(f"{TEMP_PREFIX}*"):
-                leftover.unlink()
+        self._clean_leftovers()
         reports = [SourceReport(s.name) for s in self.config.sources]
-        fresh: list[pl.DataFrame] = []
+        dedup = Deduplicator(self.out / SCRATCH)
         states: dict[str, dict[str, Any]] = {}
         for index, (source, report) in enumerate(zip(self.config.sources, reports, strict=True)):
             state = self._state(source.name)
@@ -202,9 +210,7 @@ class Pipeline:
                         continue
                     crash_point()
                     self.progress(source.name, unit.key)
-                    valid = self._read(source.name, index, unit_index, unit, report)
-                    if valid is not None:
-                        fresh.append(valid)
+                    self._read(source.name, index, unit_index, unit, report, dedup)
                     state["seen"][unit.key] = unit.fingerprint
                     report.files_read += 1
                 state["last_success"] = started.isoformat(timespec="seconds")
@@ -213,16 +219,50 @@ class Pipeline:
             except SourceBroken as exc:
                 report.status, report.error = "failed", str(exc)
             report.last_success = state.get("last_success")
-        survivors = self._merge(fresh, reports)
-        _atomic_parquet(survivors, self.out / "data" / DATA_FILE)
+        self._write_data(dedup, reports)
         for name, state in states.items():
             _atomic_write(self.out / "state" / f"{name}.json", json.dumps(state, indent=2, sort_keys=True).encode())
         return self._report(started, reports)
 
-    def _read(self, source: str, index: int, unit_index: int, unit: Unit, report: SourceReport) -> pl.DataFrame | None:
-        key, fingerprint, path = unit.key, unit.fingerprint, unit.key
+    def _clean_leftovers(self) -> None:
+        """Temporary files and scratch space of a run that was killed."""
+        if self.out.exists():
+            for leftover in self.out.rglob(f"{TEMP_PREFIX}*"):
+                leftover.unlink()
+            shutil.rmtree(self.out / SCRATCH, ignore_errors=True)
+
+    def _read(
+        self, source: str, index: int, unit_index: int, unit: Unit, report: SourceReport, dedup: Deduplicator
+    ) -> None:
+        """One unit, block by block: the contract per block, its rejects quarantined, its valid rows deduplicated."""
+        change: dict[str, Any] = {"file": unit.key}
+        renamed: dict[str, str] = {}
+        new_columns: dict[str, None] = {}
+        missing: dict[str, None] = {}
+        chunk = 0
         try:
-            batch = unit.read()
+            for chunk, batch in enumerate(unit.batches()):
+                change.setdefault("format", batch.format)
+                change.setdefault("encoding", batch.encoding)
+                result = apply_contract(batch.frame)
+                renamed.update(result.renamed)
+                new_columns.update(dict.fromkeys(result.new_columns))
+                missing.update(dict.fromkeys(result.missing_columns))
+                rejected = pl.concat([result.rejected, _malformed(batch)], how="diagonal_relaxed").sort(ROW)
+                report.rows_in += batch.frame.height + len(batch.malformed)
+                report.quarantined += rejected.height
+                if rejected.height:
+                    self._quarantine(source, unit.key, unit.fingerprint, chunk, rejected)
+                dedup.add(
+                    result.valid.with_columns(
+                        pl.lit(source).alias("_source"),
+                        pl.lit(unit.key).alias("_file"),
+                        pl.col(ROW).alias("_row"),
+                        pl.lit(1).alias("__run"),
+                        pl.lit(index).alias("__source"),
+                        pl.lit(unit_index).alias("__file"),
+                    )
+                )
         except UnreadableFile as exc:
             rejected = pl.DataFrame(
                 {ROW: [0], "category": ["malformed_row"], "reason": [str(exc)]},
@@ -230,68 +270,46 @@ class Pipeline:
             )
             report.rows_in += 1
             report.quarantined += 1
-            self._quarantine(source, path, fingerprint, rejected)
-            return None
-        result = apply_contract(batch.frame)
-        malformed = pl.DataFrame(
-            {
-                ROW: [m[0] for m in batch.malformed],
-                "category": ["malformed_row"] * len(batch.malformed),
-                "reason": [m[2] for m in batch.malformed],
-                "line": [m[1] for m in batch.malformed],
-            },
-            schema={ROW: pl.Int64, "category": pl.String, "reason": pl.String, "line": pl.String},
-        )
-        rejected = pl.concat([result.rejected, malformed], how="diagonal_relaxed").sort(ROW)
-        change: dict[str, Any] = {"file": key, "format": batch.format, "encoding": batch.encoding}
-        if result.renamed:
-            change["renamed"] = result.renamed
-        if result.new_columns:
-            change["new_columns"] = result.new_columns  # kept aside (not in data/), reported here
-        if result.missing_columns:
-            change["missing_columns"] = result.missing_columns
+            self._quarantine(source, unit.key, unit.fingerprint, chunk + 1 if "format" in change else 0, rejected)
+        for key, values in (
+            ("renamed", renamed),
+            ("new_columns", list(new_columns)),
+            ("missing_columns", list(missing)),
+        ):
+            if values:
+                change[key] = values  # new columns are kept aside (not in data/) and reported here
         if len(change) > 3:
             report.schema_changes.append(change)
-        report.rows_in += batch.frame.height + len(batch.malformed)
-        report.quarantined += rejected.height
-        if rejected.height:
-            self._quarantine(source, path, fingerprint, rejected)
-        return result.valid.with_columns(
-            pl.lit(source).alias("_source"),
-            pl.lit(key).alias("_file"),
-            pl.col(ROW).alias("_row"),
-            pl.lit(1).alias("__run"),
-            pl.lit(index).alias("__source"),
-            pl.lit(unit_index).alias("__file"),
-        )
 
-    def _merge(self, fresh: list[pl.DataFrame], reports: list[SourceReport]) -> pl.DataFrame:
-        """Latest event time wins; on a tie the row read later wins (old data < this run's rows)."""
-        columns = [*CONTRACT_COLUMNS, LABEL, *PROVENANCE]
-        existing_path = self.out / "data" / DATA_FILE
-        frames = []
-        if existing_path.exists():
-            frames.append(
-                pl.read_parquet(existing_path).with_columns(
-                    pl.lit(0).alias("__run"),
-                    pl.lit(-1).alias("__source"),
-                    pl.lit(0).alias("__file"),
-                    pl.col("_row").alias(ROW),
+    def _write_data(self, dedup: Deduplicator, reports: list[SourceReport]) -> None:
+        """Merge this run's rows with the data already there; unchanged data is left alone."""
+        target = self.out / "data" / DATA_FILE
+        if target.exists():
+            if not dedup.rows:
+                return
+            for batch in pq.ParquetFile(target).iter_batches(batch_size=EXISTING_BATCH_ROWS):
+                existing = pl.from_arrow(batch)
+                assert isinstance(existing, pl.DataFrame)
+                dedup.add(
+                    existing.with_columns(
+                        pl.lit(0).alias("__run"),
+                        pl.lit(-1).alias("__source"),
+                        pl.lit(0).alias("__file"),
+                        pl.col("_row").alias(ROW),
+                    )
                 )
-            )
-        frames.extend(fresh)
-        if not frames:
-            return pl.DataFrame(schema={c: pl.String for c in columns})
-        combined = pl.concat(frames, how="diagonal_relaxed")
-        winners = combined.sort([RECORD_KEY, EVENT_TIME, *ORDER]).unique(RECORD_KEY, keep="last", maintain_order=True)
-        new_rows = combined.filter(pl.col("__run") == 1)
-        new_winners = winners.filter(pl.col("__run") == 1)
+
+        def write(temporary: Path) -> None:
+            schema = _output_frame().to_arrow().schema
+            # uncompressed: measured floats barely compress, and encoding is the merge's largest cost
+            with pq.ParquetWriter(temporary, schema, compression="none", use_dictionary=list(DICTIONARY)) as writer:
+                for survivors in dedup.partitions():
+                    writer.write_table(survivors.select(OUTPUT_COLUMNS).to_arrow().cast(schema))
+
+        _atomic(target, write)
         for index, report in enumerate(reports):
-            produced = new_rows.filter(pl.col("__source") == index).height
-            kept = new_winners.filter(pl.col("__source") == index).height
-            report.rows_out = kept
-            report.duplicates = produced - kept
-        return winners.select(columns)  # already in key order: unique() kept the sorted order
+            report.rows_out = dedup.kept[index]
+            report.duplicates = dedup.produced[index] - dedup.kept[index]
 
     def replay(self) -> dict[str, Any]:
         """Re-apply the (fixed) contract to quarantined rows; rows that now pass join the data.
@@ -302,7 +320,7 @@ class Pipeline:
         started = datetime.datetime.now(datetime.UTC)
         names = [s.name for s in self.config.sources]
         reports = {name: SourceReport(name) for name in names}
-        fresh: list[pl.DataFrame] = []
+        dedup = Deduplicator(self.out / SCRATCH)
         for index, name in enumerate(names):
             for unit_index, path in enumerate(sorted((self.out / "quarantine" / name).glob("*.parquet"))):
                 stored = pl.read_parquet(path)
@@ -330,7 +348,7 @@ class Pipeline:
                     path.with_suffix(".raw").unlink()
                 if result.valid.height:
                     file_name = str(stored["file"][0])
-                    fresh.append(
+                    dedup.add(
                         result.valid.with_columns(
                             pl.lit(name).alias("_source"),
                             pl.lit(Path(file_name).name).alias("_file"),
@@ -341,8 +359,7 @@ class Pipeline:
                         )
                     )
         ordered = [reports[n] for n in names]
-        survivors = self._merge(fresh, ordered)
-        _atomic_parquet(survivors, self.out / "data" / DATA_FILE)
+        self._write_data(dedup, ordered)
         self.run_id += "-replay"
         return self._report(started, ordered)
 
@@ -379,6 +396,33 @@ class Pipeline:
         (self.out / "metrics").mkdir(parents=True, exist_ok=True)
         write_to_textfile(str(self.out / "metrics" / "pipeline.prom"), registry)
         return document
+
+
+def _malformed(batch: Batch) -> pl.DataFrame:
+    """Rows that could not be parsed at all, as quarantine rows (their raw text in ``line``)."""
+    return pl.DataFrame(
+        {
+            ROW: [row for row, _, _ in batch.malformed],
+            "category": ["malformed_row"] * len(batch.malformed),
+            "reason": [why for _, _, why in batch.malformed],
+            "line": [line for _, line, _ in batch.malformed],
+        },
+        schema={ROW: pl.Int64, "category": pl.String, "reason": pl.String, "line": pl.String},
+    )
+
+
+def _output_frame() -> pl.DataFrame:
+    """An empty frame with the output's columns and types."""
+    return (
+        empty_valid()
+        .drop(ROW)
+        .with_columns(
+            pl.lit(None, pl.String).alias("_source"),
+            pl.lit(None, pl.String).alias("_file"),
+            pl.lit(None, pl.Int64).alias("_row"),
+        )
+        .select(OUTPUT_COLUMNS)
+    )
 
 
 def run_pipeline(

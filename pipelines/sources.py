@@ -10,7 +10,8 @@ and goes on); one that answers with something unusable is ``SourceBroken`` (fail
 Usage::
 
     for unit in open_source(config, state, settings).units():
-        batch = unit.read()
+        for batch in unit.batches():
+            ...
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import polars as pl
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from pipelines.config import SourceConfig
-from pipelines.reader import Batch, UnreadableFile, numbered, read_bytes, read_file
+from pipelines.reader import Batch, UnreadableFile, numbered, read_bytes
+from pipelines.streaming import read_batches
 from slipway.errors import SlipwayError
 
 
@@ -45,7 +47,7 @@ class SourceBroken(SlipwayError):
 class Unit:
     key: str
     fingerprint: str
-    read: Callable[[], Batch]
+    batches: Callable[[], Iterator[Batch]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class FileSource:
             raise SourceDown(f"{self.root}: no such file or directory (mount missing?)")
         for path in files:
             key = str(path.relative_to(self.root)) if self.root.is_dir() else path.name
-            yield Unit(key, _fingerprint_file(path), lambda path=path: read_file(path))  # type: ignore[misc]
+            yield Unit(key, _fingerprint_file(path), lambda path=path: read_batches(path))  # type: ignore[misc]
 
 
 T = TypeVar("T")
@@ -163,7 +165,7 @@ class HttpSource:
 
     def units(self) -> Iterator[Unit]:
         body = self.breaker.call(f"{self.url} unreachable", self._attempt)
-        yield Unit(_display(self.url), _fingerprint_bytes(body), lambda: read_bytes(body, self.url))
+        yield Unit(_display(self.url), _fingerprint_bytes(body), lambda: iter([read_bytes(body, self.url)]))
 
 
 class SqlSource:
@@ -204,7 +206,7 @@ class SqlSource:
             )
         )
         fingerprint = _fingerprint_bytes(frame.write_csv().encode())
-        yield Unit(f"query:{self.path.name}", fingerprint, lambda: Batch(frame, "sql", "utf-8"))
+        yield Unit(f"query:{self.path.name}", fingerprint, lambda: iter([Batch(frame, "sql", "utf-8")]))
 
 
 def _display(url: str) -> str:

@@ -9,7 +9,7 @@ are normalised to UTC; times without an offset are taken as UTC.
 Usage::
 
     result = apply_contract(batch.frame)
-    result.valid       # canonical columns, typed, + __row
+    result.valid       # canonical columns, typed, + __row (rows that needed coercion come last)
     result.rejected    # __row, category, reason (+ the raw values of the row)
 """
 
@@ -101,7 +101,7 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
             pl.lit(f"column(s) missing: {', '.join(missing)}").alias("reason"),
             *[pl.col(c) for c in raw_columns],
         )
-        return ContractResult(_empty_valid(), rejected, new_columns, renamed, missing)
+        return ContractResult(empty_valid(), rejected, new_columns, renamed, missing)
 
     source = {name: column for column, name in mapping.items()}
     label = _text(source[LABEL]).str.to_lowercase() if LABEL in source else pl.lit(None, pl.String)
@@ -178,9 +178,7 @@ def _typed(frame: pl.DataFrame, source: dict[str, str], label: pl.Expr) -> pl.Da
         label.alias(LABEL),
         *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
     )
-    if frame[ROW].is_sorted():
-        return fast.merge_sorted(careful, key=ROW)  # linear, where a sort of the whole batch is not
-    return pl.concat([fast, careful]).sort(ROW)
+    return pl.concat([fast, careful])  # not re-sorted: deduplication orders rows by their position anyway
 
 
 def _likely_time_format(values: pl.Series) -> str | None:
@@ -195,7 +193,7 @@ def _likely_time_format(values: pl.Series) -> str | None:
     return best if hits[best] else None
 
 
-def _empty_valid() -> pl.DataFrame:
+def empty_valid() -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {ROW: pl.Int64(), RECORD_KEY: pl.String(), EVENT_TIME: pl.Datetime("us", "UTC")}
     schema.update({f.name: pl.Float64() for f in FEATURES})
     schema[LABEL] = pl.String()

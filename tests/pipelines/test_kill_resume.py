@@ -67,4 +67,5 @@ def test_killed_runs_resume_to_the_uninterrupted_output(tmp_path: Path) -> None:
         assert quarantine == expected[1], f"quarantine differs after a kill at step {crash_at}"
         assert state == expected[2], f"checkpoints differ after a kill at step {crash_at}"
         assert not list(out.rglob(".slipway-tmp-*")), f"temporary files left behind after a kill at step {crash_at}"
+        assert not (out / ".scratch").exists(), f"scratch space left behind after a kill at step {crash_at}"
     assert killed >= 20, f"only {killed} kill points exercised"
