@@ -301,8 +301,10 @@ class Pipeline:
 
         def write(temporary: Path) -> None:
             schema = _output_frame().to_arrow().schema
-            # uncompressed: measured floats barely compress, and encoding is the merge's largest cost
-            with pq.ParquetWriter(temporary, schema, compression="none", use_dictionary=list(DICTIONARY)) as writer:
+            # uncompressed: measured floats barely compress, and encoding is the merge's largest cost;
+            # use_dictionary takes a list of columns (documented) though pyarrow's stubs say bool
+            dictionary: Any = list(DICTIONARY)
+            with pq.ParquetWriter(temporary, schema, compression="none", use_dictionary=dictionary) as writer:
                 for survivors in dedup.partitions():
                     writer.write_table(survivors.select(OUTPUT_COLUMNS).to_arrow().cast(schema))
 

@@ -29,7 +29,7 @@ def _messy_csv(rows: int = 600) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _same_as_whole(path: Path) -> list[object]:
+def _same_as_whole(path: Path) -> list[int]:
     whole = read_file(path)
     batches = list(read_batches(path, chunk_bytes=BLOCK))
     assert len(batches) > 1, "the fixture must span several blocks"
