@@ -291,11 +291,25 @@ def train(seed: int, data: Path | None) -> None:
       0  trained, signed and stored
       1  the candidate failed the promotion bar (nothing stored)
       2  unusable input (no signing key, unreadable data)
+
+    Every run writes $SLIPWAY_HOME/metrics/training.prom (outcome, held-out accuracy, last success).
     """
+    from bentos.classifier.train import CandidateRejected
     from bentos.classifier.train import train as run_training
+    from bentos.classifier.training_metrics import write_training_metrics
+    from slipway.audit import slipway_home
     from slipway.signing import KeyStore
 
-    result = run_training(KeyStore.default(), seed=seed, data=data)
+    metrics_file = slipway_home() / "metrics" / "training.prom"
+    try:
+        result = run_training(KeyStore.default(), seed=seed, data=data)
+    except CandidateRejected as exc:
+        write_training_metrics(metrics_file, outcome="rejected", accuracy=exc.accuracy)
+        raise
+    except BaseException:
+        write_training_metrics(metrics_file, outcome="failed")
+        raise
+    write_training_metrics(metrics_file, outcome="accepted", accuracy=result.metrics["accuracy"])
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items() if k != "test_rows")
     _emit(
         {"tag": result.tag, "digest": result.digest, "signature": result.signature, "metrics": result.metrics},
@@ -377,6 +391,35 @@ def review_resolve(review_id: str, label: str, reviewer: str, note: str) -> None
     """
     item = _queue().resolve(review_id, label=label, reviewer=reviewer, note=note)
     _emit(item.summary(), [f"{item.review_id} resolved as {item.label} by {item.reviewer}"])
+
+
+@review.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def review_backup(directory: Path) -> None:
+    """Copy the review queue and its audit trail into DIRECTORY (safe while the server runs).
+
+    \b
+    Examples:
+      slipway review backup /backups/reviews-2026-11-28
+    """
+    result = _queue().backup(directory)
+    _emit(result, [f"backed up {result['reviews']} reviews ({result['pending']} pending) and "
+                   f"{result['audit_records']} audit records to {directory}"])  # fmt: skip
+
+
+@review.command("restore")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def review_restore(directory: Path) -> None:
+    """Replace the review queue and its audit trail with a backup (stop the servers first).
+
+    The backup's integrity and its audit hash chain are checked before anything is replaced.
+
+    \b
+    Examples:
+      slipway review restore /backups/reviews-2026-11-28
+    """
+    result = _queue().restore(directory)
+    _emit(result, [f"restored {result['reviews']} reviews and {result['audit_records']} audit records"])
 
 
 @review.command("export")
@@ -534,3 +577,62 @@ def _pipeline_summary(report: dict[str, Any]) -> None:
     lines.append(f"  schema changes: {len(report['totals']['schema_changes'])}")
     _emit(report, lines)
     sys.exit(report["exit_code"])
+
+
+@main.command()
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 1 when the committed files are not what the catalog generates."
+)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Failure-mode catalog (default: runbooks/catalog.yaml).",
+)
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated files live (default: runbooks/).",
+)
+def runbooks(check: bool, catalog_path: Path | None, root: Path | None) -> None:
+    """Generate runbook pages, their index, the handoff guide and the alert rules from the catalog.
+
+    \b
+    Writes runbooks/<component>/<Alert>.md, runbooks/README.md, runbooks/HANDOFF.md,
+    runbooks/alerts/slipway.rules.yaml (deployed as a PrometheusRule) and
+    runbooks/alerts/slipway.rules.test.yaml (promtool unit tests); removes pages of failure
+    modes that left the catalog.
+
+    \b
+    Examples:
+      slipway runbooks            # after editing runbooks/catalog.yaml
+      slipway runbooks --check    # in CI
+
+    \b
+    Exit codes:
+      0  generated (or, with --check, up to date)
+      1  --check: generated files are stale (each one is listed)
+      2  unusable catalog (the key and problem are named)
+    """
+    from runbooks.catalog import CATALOG, load_catalog
+    from runbooks.generate import RUNBOOKS, render, stale, write
+
+    catalog = load_catalog(catalog_path or CATALOG)
+    files = render(catalog)
+    target = root or RUNBOOKS
+    if check:
+        problems = stale(files, target)
+        if problems:
+            for problem in problems:
+                click.echo(f"slipway: {problem}", err=True)
+            click.echo("slipway: run `slipway runbooks` and commit the result", err=True)
+            sys.exit(1)
+        click.echo(f"runbooks up to date: {len(catalog.failure_modes)} failure modes, {len(catalog.alerts)} alerts")
+        return
+    changed = write(files, target)
+    for mode in catalog.failure_modes:
+        click.echo(f"{mode.severity:<9} {mode.component}/{mode.alert}.md")
+    click.echo(f"{len(catalog.failure_modes)} runbooks, {len(catalog.alerts)} alerts; {len(changed)} file(s) changed")

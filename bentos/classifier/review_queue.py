@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import queue
+import shutil
 import sqlite3
 import threading
 import time
@@ -32,7 +33,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from slipway.audit import AuditTrail
 from slipway.contract import LABELS
-from slipway.errors import SlipwayError
+from slipway.errors import SlipwayError, UsageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -108,6 +109,10 @@ def review_id_for(request_id: str, item: int) -> str:
     return "rv-" + hashlib.sha256(f"{request_id}\0{item}".encode()).hexdigest()[:20]
 
 
+BACKUP_DB = "reviews.db"
+BACKUP_AUDIT = "reviews.audit.jsonl"
+
+
 class ReviewQueue:
     def __init__(self, path: Path, key: bytes, *, audit: AuditTrail | None = None) -> None:
         self.path = path
@@ -141,6 +146,61 @@ class ReviewQueue:
             self._local.connection = None
             connection.close()
             raise ReviewStoreUnavailable(f"review queue {self.path}: {exc}") from None
+
+    def backup(self, directory: Path) -> dict[str, Any]:
+        """A consistent copy of the queue (SQLite's online backup: safe while the server writes) and of
+        its audit trail, into ``directory`` (``reviews.db``, ``reviews.audit.jsonl``)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / BACKUP_DB
+        temporary = directory / f".{BACKUP_DB}.partial"
+        temporary.unlink(missing_ok=True)
+        with self._connect() as db:
+            copy = sqlite3.connect(temporary)
+            try:
+                db.backup(copy)
+                pending = copy.execute("SELECT count(*) FROM reviews WHERE status = 'pending'").fetchone()[0]
+                total = copy.execute("SELECT count(*) FROM reviews").fetchone()[0]
+            finally:
+                copy.close()
+        temporary.replace(target)
+        audit_copy = directory / BACKUP_AUDIT
+        records = 0
+        if self.audit.path.exists():
+            shutil.copyfile(self.audit.path, audit_copy)
+            records = AuditTrail(audit_copy).verify()
+        return {"backup": str(directory), "reviews": total, "pending": pending, "audit_records": records}
+
+    def restore(self, directory: Path) -> dict[str, Any]:
+        """Replace the queue and its audit trail with a backup, after checking both. Stop every server
+        that uses the queue first (scale the Deployment to 0): a running server keeps the old file open."""
+        source = directory / BACKUP_DB
+        if not source.exists():
+            raise UsageError(f"{source}: no backup there (expected {BACKUP_DB} from `slipway review backup`)")
+        check = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        try:
+            verdict = check.execute("PRAGMA integrity_check").fetchone()[0]
+            total = check.execute("SELECT count(*) FROM reviews").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise UsageError(f"{source}: not a review queue backup ({exc})") from None
+        finally:
+            check.close()
+        if verdict != "ok":
+            raise UsageError(f"{source}: integrity check failed ({verdict}); choose an older backup")
+        audit_source = directory / BACKUP_AUDIT
+        records = AuditTrail(audit_source).verify() if audit_source.exists() else 0
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(f".{self.path.name}.restoring")
+        shutil.copyfile(source, staged)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        staged.replace(self.path)
+        if audit_source.exists():
+            self.audit.path.parent.mkdir(parents=True, exist_ok=True)
+            staged_audit = self.audit.path.with_name(f".{self.audit.path.name}.restoring")
+            shutil.copyfile(audit_source, staged_audit)
+            staged_audit.replace(self.audit.path)
+        return {"restored": str(self.path), "reviews": total, "audit_records": records}
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)

@@ -39,6 +39,10 @@ class CandidateRejected(UsageError):
 
     exit_code = 1
 
+    def __init__(self, message: str, accuracy: float) -> None:
+        super().__init__(message)
+        self.accuracy = accuracy
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -124,7 +128,8 @@ def train(keys: KeyStore, *, seed: int = 7, data: Path | None = None) -> TrainRe
     if metrics["accuracy"] < MINIMUM_ACCURACY:
         raise CandidateRejected(
             f"candidate accuracy {metrics['accuracy']:.3f} on {len(y_test)} held-out records is below "
-            f"{MINIMUM_ACCURACY}: not stored"
+            f"{MINIMUM_ACCURACY}: not stored",
+            metrics["accuracy"],
         )
 
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)

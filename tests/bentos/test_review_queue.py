@@ -15,6 +15,7 @@ from bentos.classifier.review_queue import (
     ReviewStoreUnavailable,
 )
 from slipway.audit import AuditTrail
+from slipway.errors import UsageError
 
 FEATURES = {"mean_radius": 17.99, "mean_texture": 10.38}
 
@@ -107,3 +108,27 @@ def test_concurrent_enqueues_are_group_committed_and_all_durable(queue: ReviewQu
     assert len(set(ids)) == 200
     assert queue.depth()[0] == 200
     assert queue.audit.verify() == 200
+
+
+def test_backup_then_restore_brings_back_reviews_and_audit_trail(queue: ReviewQueue, tmp_path: Path) -> None:
+    kept = _enqueue(queue, "req-kept")
+    queue.resolve(kept, label="benign", reviewer="dr.ahmed")
+    pending = _enqueue(queue, "req-pending")
+    summary = queue.backup(tmp_path / "backup")
+    assert (summary["reviews"], summary["pending"], summary["audit_records"]) == (2, 1, queue.audit.verify())
+    _enqueue(queue, "req-after-backup")  # lost by the restore, as restoring means going back in time
+    queue.restore(tmp_path / "backup")
+    assert [item.review_id for item in queue.pending()] == [pending]
+    assert queue.get(kept)[0].label == "benign" and queue.get(kept)[1] == FEATURES  # still decryptable
+    assert queue.audit.verify() == summary["audit_records"]
+
+
+def test_restore_refuses_a_damaged_backup_and_keeps_the_queue(queue: ReviewQueue, tmp_path: Path) -> None:
+    review = _enqueue(queue)
+    queue.backup(tmp_path / "backup")
+    (tmp_path / "backup" / "reviews.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(UsageError, match="not a review queue backup"):
+        queue.restore(tmp_path / "backup")
+    with pytest.raises(UsageError, match="no backup there"):
+        queue.restore(tmp_path / "nothing-here")
+    assert [item.review_id for item in queue.pending()] == [review]
