@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test check lint types fmt bench docs clean
+.PHONY: help setup promtool demo test check lint types fmt bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,7 +24,14 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced  ## install the locked environment into .venv
 
-demo: setup  ## a local production rehearsal of everything that exists, on embedded defaults
+# promtool (alert rule checks and unit tests) comes from Debian's prometheus package.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+promtool:  ## install promtool (Debian package prometheus) unless it is already on PATH
+	@command -v promtool >/dev/null || { command -v apt-get >/dev/null || \
+	  { echo "promtool is missing and apt-get is not available: install Prometheus's promtool"; exit 1; }; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+
+demo: setup promtool  ## a local production rehearsal of everything that exists, on embedded defaults
 	@echo "== render: the dev stack's Kubernetes objects (Pulumi program under mocks, schema-checked)"
 	$(RUN) slipway render --stack dev --out build/manifests --format table
 	@echo "== gate: the same rules as the CrossGuard pack, on what render produced (SARIF + JUnit for CI)"
@@ -42,6 +49,10 @@ demo: setup  ## a local production rehearsal of everything that exists, on embed
 	@echo "== drift report of the pipeline's output against the served model's training reference"
 	SLIPWAY_HOME=build/demo/home BENTOML_HOME=build/demo/bentoml $(RUN) slipway drift report \
 	  build/demo/pipeline/data/records.parquet --out build/demo/drift
+	@echo "== runbooks: pages, index, handoff guide and alert rules regenerated from runbooks/catalog.yaml"
+	$(RUN) slipway runbooks
+	$(RUN) slipway runbooks --check
+	cd runbooks/alerts && promtool check rules slipway.rules.yaml && promtool test rules slipway.rules.test.yaml
 
 check: lint types  ## lint + types
 
@@ -56,7 +67,8 @@ fmt: setup  ## format the code
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: check  ## install everything and run the whole suite (slow integration tests included)
+test: check promtool  ## install everything and run the whole suite (slow integration tests included)
+	$(RUN) slipway runbooks --check
 	$(RUN) pytest $(PYTEST_ARGS)
 
 bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Checkov comparison
@@ -65,8 +77,9 @@ bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Check
 	$(RUN) python benchmarks/serve_bench.py
 	$(RUN) python benchmarks/pipeline_bench.py
 
-docs: setup  ## regenerate generated documentation (policies/RULES.md)
+docs: setup  ## regenerate generated documentation (policies/RULES.md; runbooks, handoff guide, alert rules)
 	$(RUN) python -m policies.docs
+	$(RUN) slipway runbooks
 
 clean:  ## remove build outputs and environments
 	rm -rf build $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

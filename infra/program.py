@@ -11,6 +11,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components import (
+    AlertRules,
+    AlertRulesArgs,
     CompliantNamespace,
     Jobs,
     JobsArgs,
@@ -42,6 +44,12 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
     in_model_ns = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[model_ns]))
     service = ModelService(settings.model_name, ModelServiceArgs.from_settings(settings, managed), opts=in_model_ns)
     Jobs("jobs", JobsArgs.from_settings(settings, managed), opts=in_model_ns)
+    if settings.prometheus_operator:
+        AlertRules(
+            "alerts",
+            AlertRulesArgs(settings.namespace, settings.owner, settings.data_classification),
+            opts=in_model_ns,
+        )
 
     pulumi.export("namespace", model_ns.name)
     pulumi.export("modelService", service.service_name)

@@ -42,6 +42,23 @@ def test_keys_then_train_prints_what_to_pin(tmp_path: Path) -> None:
     shown = json.loads(_slipway("keys", "show", home=home).stdout)
     assert shown["fingerprint"].startswith("sha256:")
     assert "PRIVATE" not in result.stdout + result.stderr
+    training = _training_metrics(home)
+    assert training['slipway_training_last_outcome{outcome="accepted"}'] == 1.0
+    assert training["slipway_training_holdout_accuracy"] == report["metrics"]["accuracy"]
+    assert "slipway_training_last_success_timestamp_seconds" in training
+
+
+def _training_metrics(home: Path) -> dict[str, float]:
+    """$SLIPWAY_HOME/metrics/training.prom as {series: value} (what the textfile collector exposes)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = (home / "metrics" / "training.prom").read_text()
+    series = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            series[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return series
 
 
 def test_train_without_keys_is_a_clear_error(tmp_path: Path) -> None:
@@ -50,6 +67,7 @@ def test_train_without_keys_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         f"slipway: error: no signing key at {tmp_path / 'empty' / 'keys' / 'signing.key'}; run `slipway keys generate`"
     )
+    assert _training_metrics(tmp_path / "empty")['slipway_training_last_outcome{outcome="failed"}'] == 1.0
 
 
 def test_a_bad_candidate_is_rejected_and_nothing_is_stored(tmp_path: Path, trained: Trained) -> None:
@@ -69,6 +87,10 @@ def test_a_bad_candidate_is_rejected_and_nothing_is_stored(tmp_path: Path, train
     assert result.returncode == 1
     assert "is below 0.9: not stored" in result.stderr
     assert {p.name for p in (BENTOML_HOME / "models" / "classifier").iterdir()} == before
+    training = _training_metrics(home)  # what the RetrainingFailed alert reads
+    assert training['slipway_training_last_outcome{outcome="rejected"}'] == 1.0
+    assert training['slipway_training_last_outcome{outcome="accepted"}'] == 0.0
+    assert training["slipway_training_holdout_accuracy"] < 0.9
 
 
 def test_review_list_resolve_export(home: Path, trained: Trained, tmp_path: Path) -> None:
