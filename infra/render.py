@@ -29,6 +29,7 @@ from infra.config import PROJECT, StackSettings, load_settings
 from infra.schema import SchemaCatalog
 from slipway.errors import SlipwayError, UsageError
 from slipway.objects import restore_integers
+from slipway.yamlfiles import dump_yaml
 
 RENDER_MARKER = ".slipway-render"
 TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata")
@@ -203,20 +204,8 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-class _ManifestDumper(yaml.SafeDumper):
-    pass
-
-
-def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_ManifestDumper.add_representer(str, _represent_str)
-
-
 def to_yaml(obj: dict[str, Any]) -> str:
-    return yaml.dump(canonical(obj), Dumper=_ManifestDumper, sort_keys=False, default_flow_style=False, width=1000)
+    return dump_yaml(canonical(obj))
 
 
 def write_manifests(objects: Iterable[RenderedObject], out: Path) -> list[Path]:

@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from slipway.errors import UsageError
+from slipway.yamlfiles import read_yaml
 
 
 class SourceConfig(BaseModel):
@@ -60,12 +60,7 @@ class PipelineConfig(BaseModel):
 
 def load_config(path: Path) -> PipelineConfig:
     """Read and validate; relative paths are relative to the config file. Errors name the key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read pipeline config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"pipeline config {path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "pipeline config")
     try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:

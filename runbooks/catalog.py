@@ -17,10 +17,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from slipway.errors import UsageError
+from slipway.yamlfiles import read_yaml
 
 CATALOG = Path(__file__).resolve().parent / "catalog.yaml"
 TEMPLATE = re.compile(r"\{\{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
@@ -134,12 +134,7 @@ class Catalog(_Strict):
 
 
 def load_catalog(path: Path = CATALOG) -> Catalog:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read the catalog {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"catalog {path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "catalog")
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
