@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup promtool demo test check lint types fmt bench docs clean
+.PHONY: help setup monitoring-tools demo test check lint types fmt bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,14 +24,16 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced  ## install the locked environment into .venv
 
-# promtool (alert rule checks and unit tests) comes from Debian's prometheus package.
+# promtool (alert rule checks and unit tests) and the Pushgateway (the jobs' metrics) come from
+# Debian's prometheus and prometheus-pushgateway packages; the tests use the real binaries.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-promtool:  ## install promtool (Debian package prometheus) unless it is already on PATH
-	@command -v promtool >/dev/null || { command -v apt-get >/dev/null || \
-	  { echo "promtool is missing and apt-get is not available: install Prometheus's promtool"; exit 1; }; \
-	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }
+monitoring-tools:  ## install promtool and the Pushgateway (Debian packages) unless they are on PATH
+	@{ command -v promtool && command -v prometheus-pushgateway; } >/dev/null || { command -v apt-get >/dev/null || \
+	  { echo "promtool/prometheus-pushgateway missing and apt-get is not available: install them"; exit 1; }; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	    --no-install-recommends prometheus prometheus-pushgateway; }
 
-demo: setup promtool  ## a local production rehearsal of everything that exists, on embedded defaults
+demo: setup monitoring-tools  ## a local production rehearsal of everything that exists, on embedded defaults
 	@echo "== render: the dev stack's Kubernetes objects (Pulumi program under mocks, schema-checked)"
 	$(RUN) slipway render --stack dev --out build/manifests --format table
 	@echo "== gate: the same rules as the CrossGuard pack, on what render produced (SARIF + JUnit for CI)"
@@ -67,7 +69,7 @@ fmt: setup  ## format the code
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: check promtool  ## install everything and run the whole suite (slow integration tests included)
+test: check monitoring-tools  ## install everything and run the whole suite (slow integration tests included)
 	$(RUN) slipway runbooks --check
 	$(RUN) pytest $(PYTEST_ARGS)
 

@@ -200,6 +200,11 @@ class StackSettings(BaseSettings):
     storage_class: str | None = Field(None, description="StorageClass of that volume (cluster default if unset).")
     prometheus_operator: bool = Field(False, description="Create a ServiceMonitor (else scrape annotations).")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of the Prometheus that scrapes.")
+    pushgateway: str | None = Field(
+        None,
+        pattern=r"^http://[a-z0-9]([a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}$",
+        description="Pushgateway the jobs push their metrics to (http://host:port, in monitoringNamespace).",
+    )
     pipeline_schedule: CronSchedule = Field("15 * * * *", description="Cron schedule of the pipeline job.")
     drift_schedule: CronSchedule = Field("0 6 * * *", description="Cron schedule of the drift report job.")
     retrain_schedule: CronSchedule = Field(

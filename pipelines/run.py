@@ -38,7 +38,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 from cryptography.fernet import Fernet
-from prometheus_client import CollectorRegistry, write_to_textfile
+from prometheus_client import CollectorRegistry
 
 from pipelines.config import PipelineConfig
 from pipelines.dedup import Deduplicator
@@ -49,6 +49,7 @@ from pipelines.transform import CONTRACT_COLUMNS, apply_contract, empty_valid
 from slipway.audit import slipway_home
 from slipway.contract import LABEL
 from slipway.errors import UsageError
+from slipway.metrics_publish import publish
 
 DATA_FILE = "records.parquet"
 TEMP_PREFIX = ".slipway-tmp-"  # a killed run can leave these; the next run removes them first
@@ -395,8 +396,7 @@ class Pipeline:
         _atomic_write(self.out / "reports" / "latest.json", encoded)
         registry = CollectorRegistry()
         record_run(registry, document, (datetime.datetime.now(datetime.UTC) - started).total_seconds())
-        (self.out / "metrics").mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(self.out / "metrics" / "pipeline.prom"), registry)
+        publish(registry, self.out / "metrics" / "pipeline.prom", job="slipway-pipeline")
         return document
 
 

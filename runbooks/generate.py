@@ -131,8 +131,9 @@ def _handoff(catalog: Catalog) -> str:
         "",
         f"The rules in [{RULES}]({RULES}) are deployed by the Pulumi program as a PrometheusRule when "
         "`slipway:prometheusOperator` is true (otherwise load the file into your Prometheus's `rule_files`). "
-        "Pipeline and training metrics are Prometheus text files on the state volume "
-        "(`pipeline/metrics/pipeline.prom`, `metrics/training.prom`) for the node exporter's textfile collector. "
+        "The pipeline and retrain jobs push their metrics to the Pushgateway named by `slipway:pushgateway` "
+        "(Prometheus scrapes it with `honor_labels: true`) and also keep them as text files on the state volume "
+        "(`pipeline/metrics/pipeline.prom`, `metrics/training.prom`). "
         "Each alert carries `severity`, `component` and `owner` labels for routing, and a `runbook_url`.",
         "",
         "## Day-2 procedures",

@@ -1,6 +1,7 @@
 """Metrics of the last training run, written as a Prometheus text file (a batch job has no endpoint).
 
-``slipway train`` writes ``$SLIPWAY_HOME/metrics/training.prom`` whatever the outcome, so the
+``slipway train`` writes ``$SLIPWAY_HOME/metrics/training.prom`` (and pushes to the Pushgateway named
+by ``SLIPWAY_PUSHGATEWAY``, if any) whatever the outcome, so the
 ``RetrainingFailed`` alert sees a rejected candidate or a crashed run, and the last successful
 run's time survives a failed one.
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
+
+from slipway.metrics_publish import publish
 
 OUTCOMES = ("accepted", "rejected", "failed")
 LAST_SUCCESS = "slipway_training_last_success_timestamp_seconds"
@@ -56,5 +59,4 @@ def _previous_success(path: Path) -> float | None:
 
 def write_training_metrics(path: Path, *, outcome: str, accuracy: float | None = None) -> None:
     last_success = time.time() if outcome == "accepted" else _previous_success(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(path), training_registry(outcome, accuracy, last_success))  # writes via a rename
+    publish(training_registry(outcome, accuracy, last_success), path, job="slipway-training")

@@ -25,7 +25,7 @@ import pulumi_kubernetes.core.v1 as core
 from infra.components import hardening
 from infra.components.isolation import IsolationArgs, WorkloadIsolation
 from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
-from infra.config import AllowRule, StackSettings
+from infra.config import AllowRule, PortSpec, StackSettings
 
 STATE_VOLUME = "slipway-state"
 STATE_PATH = "/var/lib/slipway"
@@ -53,6 +53,7 @@ class JobsArgs:
     jobs: Sequence[JobSpec]
     allow_egress: Sequence[AllowRule]
     managed_namespaces: frozenset[str]
+    pushgateway: str | None = None
 
     @classmethod
     def from_settings(cls, s: StackSettings, managed_namespaces: frozenset[str]) -> JobsArgs:
@@ -77,9 +78,18 @@ class JobsArgs:
                 ),
                 JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True),
             ),
-            allow_egress=s.jobs_allow_egress,
+            allow_egress=(*s.jobs_allow_egress, *_pushgateway_egress(s)),
             managed_namespaces=managed_namespaces,
+            pushgateway=s.pushgateway,
         )
+
+
+def _pushgateway_egress(s: StackSettings) -> tuple[AllowRule, ...]:
+    """Egress to the Pushgateway's port in the monitoring namespace, when one is configured."""
+    if s.pushgateway is None:
+        return ()
+    port = int(s.pushgateway.rsplit(":", 1)[1])
+    return (AllowRule(name="pushgateway", namespace=s.monitoring_namespace, ports=(PortSpec(port=port),)),)
 
 
 class Jobs(pulumi.ComponentResource):
@@ -152,6 +162,13 @@ class Jobs(pulumi.ComponentResource):
         )
 
 
+def _job_env(args: JobsArgs) -> list[core.EnvVarArgsDict]:
+    env: list[core.EnvVarArgsDict] = [*hardening.COMPLIANCE_ENV, {"name": "SLIPWAY_HOME", "value": STATE_PATH}]
+    if args.pushgateway:
+        env.append({"name": "SLIPWAY_PUSHGATEWAY", "value": args.pushgateway})
+    return env
+
+
 def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
     return {
         "restart_policy": "Never",
@@ -165,7 +182,7 @@ def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
                 "image": args.image,
                 "image_pull_policy": "IfNotPresent",
                 "command": list(job.command),
-                "env": [*hardening.COMPLIANCE_ENV, {"name": "SLIPWAY_HOME", "value": STATE_PATH}],
+                "env": _job_env(args),
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "512Mi"},
                     "limits": {"cpu": "1", "memory": "1Gi"},

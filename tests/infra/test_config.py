@@ -73,6 +73,10 @@ def test_defaults_apply_when_the_stack_is_silent(render: RenderFn) -> None:
             {"allowIngress": [{"name": "x", "namespace": "a", "podselector": {}}]},
             "slipway:allowIngress.0.podselector = {}: Extra inputs are not permitted",
         ),
+        (
+            {"pushgateway": "pushgateway.monitoring:9091"},
+            "slipway:pushgateway = 'pushgateway.monitoring:9091'",
+        ),
     ],
 )
 def test_invalid_values_name_key_value_and_form(render: RenderFn, overrides: dict[str, object], expected: str) -> None:

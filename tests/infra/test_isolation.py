@@ -27,6 +27,7 @@ def test_prod_opens_exactly_the_declared_paths(render: RenderFn) -> None:
         ("clinic-portal", "allow-to-ml-serving-classifier"),
         ("claims-review", "allow-to-ml-serving-classifier"),
         ("ml-serving", "jobs-allow-to-warehouse"),
+        ("ml-serving", "jobs-allow-to-pushgateway"),  # slipway:pushgateway
     }
 
 

@@ -139,3 +139,31 @@ def test_jobs_run_slipway_subcommands_and_retraining_is_suspended(render: Render
     assert cronjobs["pipeline"]["spec"]["suspend"] is False
     assert cronjobs["pipeline"]["spec"]["schedule"] == "*/30 * * * *"
     assert all(c["spec"]["concurrencyPolicy"] == "Forbid" for c in cronjobs.values())
+
+
+def test_jobs_push_metrics_to_the_pushgateway_through_an_opened_egress(render: RenderFn) -> None:
+    manifests = render("prod")
+    for cronjob in of_kind(manifests, "CronJob"):
+        (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert {"name": "SLIPWAY_PUSHGATEWAY", "value": "http://pushgateway.monitoring.svc:9091"} in container["env"]
+    egress = {
+        p["metadata"]["name"]: p["spec"]
+        for p in of_kind(manifests, "NetworkPolicy")
+        if "Egress" in p["spec"]["policyTypes"]
+    }
+    (spec,) = [spec for name, spec in egress.items() if name.endswith("-allow-to-pushgateway")]
+    assert spec["egress"] == [
+        {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": 9091, "protocol": "TCP"}],
+        }
+    ]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "job"
+
+
+def test_without_a_pushgateway_jobs_keep_metrics_on_their_volume(render: RenderFn) -> None:
+    manifests = render("dev")
+    for cronjob in of_kind(manifests, "CronJob"):
+        (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        assert all(e["name"] != "SLIPWAY_PUSHGATEWAY" for e in container["env"])
+    assert not [p for p in of_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("pushgateway")]

@@ -15,7 +15,7 @@ from runbooks.generate import RULE_TESTS, RULES, RUNBOOKS
 
 def _promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("promtool")
-    assert executable, "promtool is missing: `make setup` installs Debian's prometheus package (apt-get)"
+    assert executable, "promtool is missing: `make test` installs Debian's prometheus package (apt-get)"
     return subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
 
 
