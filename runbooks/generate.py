@@ -40,8 +40,18 @@ def render(catalog: Catalog) -> dict[Path, str]:
     return files
 
 
+def _md(text: str) -> str:
+    """Prose for Markdown: `<placeholder>` outside code spans would vanish as an HTML tag, so escape it."""
+    parts = text.split("`")
+    for index in range(0, len(parts), 2):  # even parts are outside code spans
+        parts[index] = parts[index].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
+
+
 def _bullets(items: list[str], numbered: bool = False) -> str:
-    return "\n".join(f"{index}. {item}" if numbered else f"- {item}" for index, item in enumerate(items, start=1))
+    return "\n".join(
+        f"{index}. {_md(item)}" if numbered else f"- {_md(item)}" for index, item in enumerate(items, start=1)
+    )
 
 
 def _page(catalog: Catalog, mode: FailureMode) -> str:
@@ -49,21 +59,21 @@ def _page(catalog: Catalog, mode: FailureMode) -> str:
         trigger = f"`{' '.join(str(mode.expr).split())}` for {mode.for_}"
         facts = [("Severity", mode.severity), ("Fires when", trigger)]
     else:
-        facts = [("Severity", mode.severity), ("Shows as", str(mode.signal))]
+        facts = [("Severity", mode.severity), ("Shows as", _md(str(mode.signal)))]
     facts += [
         ("Component", mode.component),
-        ("Runs", catalog.components[mode.component].runs),
-        ("Owner", f"{mode.owner}: {catalog.owners[mode.owner]}"),
+        ("Runs", _md(catalog.components[mode.component].runs)),
+        ("Owner", f"{mode.owner}: {_md(catalog.owners[mode.owner])}"),
         ("Drill", f"`{mode.drill}`"),
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in facts)
     body = {
-        "Meaning": mode.meaning,
-        "Impact": mode.impact,
+        "Meaning": _md(mode.meaning),
+        "Impact": _md(mode.impact),
         "Diagnosis": _bullets(mode.diagnosis, numbered=True),
         "Mitigation": _bullets(mode.mitigation, numbered=True),
-        "Escalation": mode.escalation,
-        "Verification": mode.verification,
+        "Escalation": _md(mode.escalation),
+        "Verification": _md(mode.verification),
     }
     sections = "\n\n".join(f"## {title}\n\n{body[title]}" for title in SECTIONS)
     return (
@@ -77,7 +87,7 @@ def _page(catalog: Catalog, mode: FailureMode) -> str:
 
 def _plain(text: str) -> str:
     """Annotation text for a page: label templates shown as <label>."""
-    return TEMPLATE.sub(lambda match: f"<{match.group(1)}>", text).rstrip(".")
+    return _md(TEMPLATE.sub(lambda match: f"<{match.group(1)}>", text).rstrip("."))
 
 
 def _index(catalog: Catalog) -> str:
@@ -96,7 +106,7 @@ def _index(catalog: Catalog) -> str:
         )
         if not modes:
             continue
-        lines += ["", f"## {name}", "", f"{component.what} Owner: {component.owner}.", ""]
+        lines += ["", f"## {name}", "", f"{_md(component.what)} Owner: {component.owner}.", ""]
         lines += ["| Alert | Severity | Owner | What it means |", "|---|---|---|---|"]
         lines += [
             f"| [{m.alert}]({page_path(m).as_posix()}) | {m.severity} | {m.owner} | {_plain(m.summary)} |"
@@ -120,11 +130,11 @@ def _handoff(catalog: Catalog) -> str:
         "| Component | What | Where it runs | Owner |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {name} | {c.what} | {c.runs} | {c.owner} |" for name, c in catalog.components.items()]
+    lines += [f"| {name} | {_md(c.what)} | {_md(c.runs)} | {c.owner} |" for name, c in catalog.components.items()]
     lines += ["", "## Who owns what", "", "| Role | Responsibilities | Failure modes |", "|---|---|---|"]
     for role, duty in catalog.owners.items():
         owned = ", ".join(f"[{m.alert}]({page_path(m).as_posix()})" for m in catalog.failure_modes if m.owner == role)
-        lines.append(f"| {role} | {duty} | {owned or '-'} |")
+        lines.append(f"| {role} | {_md(duty)} | {owned or '-'} |")
     lines += [
         "",
         "## Alerts",
@@ -139,7 +149,7 @@ def _handoff(catalog: Catalog) -> str:
         "## Day-2 procedures",
     ]
     for procedure in catalog.procedures:
-        lines += ["", f"### {procedure.title}", "", f"When: {procedure.when}", "", _bullets(procedure.steps, True)]
+        lines += ["", f"### {procedure.title}", "", f"When: {_md(procedure.when)}", "", _bullets(procedure.steps, True)]
     return "\n".join(lines) + "\n"
 
 

@@ -131,3 +131,10 @@ def _broken(tmp_path: Path, change: str, by: str) -> Path:
 def test_a_broken_catalog_is_refused_with_the_alert_named(tmp_path: Path, change: str, by: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         load_catalog(_broken(tmp_path, change, by))
+
+
+def test_placeholders_stay_visible_in_rendered_markdown() -> None:
+    """A bare <namespace> outside a code span is swallowed as an HTML tag by Markdown renderers."""
+    for document in [RUNBOOKS / "README.md", RUNBOOKS / "HANDOFF.md", *_pages()]:
+        prose = "".join(document.read_text().replace("<!--", "").split("`")[::2])
+        assert not re.search(r"<[a-zA-Z][\w .-]*>", prose), f"{document.name}: a placeholder would vanish"
