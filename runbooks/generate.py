@@ -142,7 +142,8 @@ def _handoff(catalog: Catalog) -> str:
         f"The rules in [{RULES}]({RULES}) are deployed by the Pulumi program as a PrometheusRule when "
         "`slipway:prometheusOperator` is true (otherwise load the file into your Prometheus's `rule_files`). "
         "The pipeline and retrain jobs push their metrics to the Pushgateway named by `slipway:pushgateway` "
-        "(Prometheus scrapes it with `honor_labels: true`) and also keep them as text files on the state volume "
+        "(Prometheus scrapes it with `honor_labels: true`; the gateway's namespace must admit the jobs, whose "
+        "egress to it the stack opens) and also keep them as text files on the state volume "
         "(`pipeline/metrics/pipeline.prom`, `metrics/training.prom`). "
         "Each alert carries `severity`, `component` and `owner` labels for routing, and a `runbook_url`.",
         "",
