@@ -43,6 +43,11 @@ def bucket_of(key: pl.Expr) -> pl.Expr:
     return (key.hash(seed=0) % BUCKETS).cast(pl.UInt16)
 
 
+def _this_runs_rows_by_source(frame: pl.DataFrame) -> dict[int, int]:
+    counts = frame.filter(pl.col("__run") == 1)["__source"].value_counts()
+    return dict(zip(counts["__source"].to_list(), counts["count"].to_list(), strict=True))
+
+
 class Deduplicator:
     def __init__(self, scratch: Path, memory_rows: int | None = None, partition_rows: int | None = None) -> None:
         self.scratch = scratch
@@ -58,8 +63,7 @@ class Deduplicator:
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        new = frame.filter(pl.col("__run") == 1)["__source"].value_counts()
-        self.produced.update(dict(zip(new["__source"].to_list(), new["count"].to_list(), strict=True)))
+        self.produced.update(_this_runs_rows_by_source(frame))
         self.buffered.append(frame.with_columns(bucket_of(pl.col(RECORD_KEY)).alias(BUCKET)))
         self.buffered_rows += frame.height
         self.rows += frame.height
@@ -100,6 +104,5 @@ class Deduplicator:
         order = order.sort([BUCKET, RECORD_KEY, EVENT_TIME, *ORDER])
         last_of_key = pl.col(RECORD_KEY).ne_missing(pl.col(RECORD_KEY).shift(-1))
         winners = rows[order.filter(last_of_key)["__position"]]
-        new = winners.filter(pl.col("__run") == 1)["__source"].value_counts()
-        self.kept.update(dict(zip(new["__source"].to_list(), new["count"].to_list(), strict=True)))
+        self.kept.update(_this_runs_rows_by_source(winners))
         return winners

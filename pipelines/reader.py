@@ -32,6 +32,7 @@ from slipway.errors import SlipwayError
 ROW = "__row"
 GZIP_MAGIC = b"\x1f\x8b"
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF8_BOM = b"\xef\xbb\xbf"
 DELIMITERS = ",;\t|"
 
 
@@ -192,13 +193,17 @@ def _delimited_fast(data: bytes, prefix: str) -> Batch | None:
     """Well-formed UTF-8 delimited text straight from bytes (no Python string copy of the file)."""
     if data.startswith(UTF16_BOMS):
         return None
-    bom = data.startswith(b"\xef\xbb\xbf")
-    body = data[3:] if bom else data
-    head = body[:65536].decode("utf-8", errors="replace").lstrip()
+    head = data.removeprefix(UTF8_BOM)[:65536].decode("utf-8", errors="replace").lstrip()
     if not head or head[0] in "[{":
         return None
     # None (not UTF-8, or ragged rows): the careful path names every bad row
-    return _strict_delimited(body, _sniff(head), prefix, "utf-8+bom" if bom else "utf-8")
+    return _strict_utf8(data, _sniff(head), prefix)
+
+
+def _strict_utf8(data: bytes, delimiter: str, prefix: str) -> Batch | None:
+    """`_strict_delimited` on UTF-8 bytes, with or without a byte-order mark."""
+    bom = data.startswith(UTF8_BOM)
+    return _strict_delimited(data.removeprefix(UTF8_BOM), delimiter, prefix, "utf-8+bom" if bom else "utf-8")
 
 
 def sniff_delimiter(data: bytes) -> str:
@@ -208,8 +213,7 @@ def sniff_delimiter(data: bytes) -> str:
 
 def delimited_batch(data: bytes, prefix: str, delimiter: str) -> Batch:
     """Delimited text (header line first) with a known delimiter: fast when well formed, else row by row."""
-    bom = data.startswith(b"\xef\xbb\xbf")
-    strict = _strict_delimited(data[3:] if bom else data, delimiter, prefix, "utf-8+bom" if bom else "utf-8")
+    strict = _strict_utf8(data, delimiter, prefix)
     if strict is not None:
         return strict
     text, encoding = _decode(data)

@@ -254,16 +254,7 @@ class Pipeline:
                 report.quarantined += rejected.height
                 if rejected.height:
                     self._quarantine(source, unit.key, unit.fingerprint, chunk, rejected)
-                dedup.add(
-                    result.valid.with_columns(
-                        pl.lit(source).alias("_source"),
-                        pl.lit(unit.key).alias("_file"),
-                        pl.col(ROW).alias("_row"),
-                        pl.lit(1).alias("__run"),
-                        pl.lit(index).alias("__source"),
-                        pl.lit(unit_index).alias("__file"),
-                    )
-                )
+                dedup.add(_this_run(result.valid, source, unit.key, index, unit_index))
         except UnreadableFile as exc:
             rejected = pl.DataFrame(
                 {ROW: [0], "category": ["malformed_row"], "reason": [str(exc)]},
@@ -351,16 +342,7 @@ class Pipeline:
                     path.with_suffix(".raw").unlink()
                 if result.valid.height:
                     file_name = str(stored["file"][0])
-                    dedup.add(
-                        result.valid.with_columns(
-                            pl.lit(name).alias("_source"),
-                            pl.lit(Path(file_name).name).alias("_file"),
-                            pl.col(ROW).alias("_row"),
-                            pl.lit(1).alias("__run"),
-                            pl.lit(index).alias("__source"),
-                            pl.lit(unit_index).alias("__file"),
-                        )
-                    )
+                    dedup.add(_this_run(result.valid, name, Path(file_name).name, index, unit_index))
         ordered = [reports[n] for n in names]
         self._write_data(dedup, ordered)
         self.run_id += "-replay"
@@ -398,6 +380,18 @@ class Pipeline:
         record_run(registry, document, (datetime.datetime.now(datetime.UTC) - started).total_seconds())
         publish(registry, self.out / "metrics" / "pipeline.prom", job="slipway-pipeline")
         return document
+
+
+def _this_run(valid: pl.DataFrame, source: str, file: str, index: int, unit_index: int) -> pl.DataFrame:
+    """Valid rows of this run with their provenance and their place in the read order (for ties)."""
+    return valid.with_columns(
+        pl.lit(source).alias("_source"),
+        pl.lit(file).alias("_file"),
+        pl.col(ROW).alias("_row"),
+        pl.lit(1).alias("__run"),
+        pl.lit(index).alias("__source"),
+        pl.lit(unit_index).alias("__file"),
+    )
 
 
 def _malformed(batch: Batch) -> pl.DataFrame:

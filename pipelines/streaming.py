@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from pipelines.reader import (
     GZIP_MAGIC,
     ROW,
+    UTF8_BOM,
     UTF16_BOMS,
     Batch,
     UnreadableFile,
@@ -54,7 +55,7 @@ def read_batches(path: Path, chunk_bytes: int | None = None) -> Iterator[Batch]:
         magic = handle.read(4)
         handle.seek(0)
         if magic == b"PAR1":
-            yield from _parquet(path)
+            yield from _numbered(_parquet(path))
             return
         compressed = magic[:2] == GZIP_MAGIC
         stream: BinaryIO = gzip.GzipFile(fileobj=handle) if compressed else handle  # type: ignore[assignment]
@@ -69,20 +70,25 @@ def read_batches(path: Path, chunk_bytes: int | None = None) -> Iterator[Batch]:
 
 def _whole_document(head: bytes) -> bool:
     """A JSON array or an object spread over lines (not JSON Lines): only parseable in one piece."""
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text[:1] == b"[":
+    start = _first_byte(head)
+    if start == b"[":
         return True
-    if text[:1] != b"{":
+    if start != b"{":
         return False
-    first_line = text.split(b"\n", 1)[0]
+    first_line = head.removeprefix(UTF8_BOM).lstrip().split(b"\n", 1)[0]
     try:
         return not isinstance(json.loads(first_line), dict)
     except ValueError:
         return True
 
 
+def _first_byte(head: bytes) -> bytes:
+    """The first byte that is not a byte-order mark or white space (tells JSON from delimited text)."""
+    return head.removeprefix(UTF8_BOM).lstrip()[:1]
+
+
 def _parse_blocks(blocks: _Blocks, first: bytes, prefix: str) -> Iterator[Batch]:
-    if first.lstrip(b"\xef\xbb\xbf").lstrip()[:1] == b"{":
+    if _first_byte(first) == b"{":
         for block in _record_blocks(blocks, first, quoted=False):
             yield json_lines_batch(block, prefix)
         return
@@ -178,14 +184,14 @@ def _numbered(batches: Iterator[Batch]) -> Iterator[Batch]:
 
 
 def _parquet(path: Path) -> Iterator[Batch]:
+    """Record batches, each numbered from 1 (`_numbered` makes the positions run on)."""
     try:
         parquet = pq.ParquetFile(path)
-        offset = 0
+        empty = True
         for record_batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            frame = as_text(pl.from_arrow(pa.Table.from_batches([record_batch])))  # type: ignore[arg-type]
-            yield Batch(frame.with_columns(pl.col(ROW) + offset), "parquet", "binary")
-            offset += frame.height
-        if offset == 0:
+            empty = False
+            yield Batch(as_text(pl.from_arrow(pa.Table.from_batches([record_batch]))), "parquet", "binary")  # type: ignore[arg-type]
+        if empty:
             yield Batch(as_text(pl.from_arrow(parquet.schema_arrow.empty_table())), "parquet", "binary")  # type: ignore[arg-type]
     except (OSError, pa.ArrowException) as exc:
         raise UnreadableFile(f"{path}: unreadable Parquet ({exc})") from None

@@ -154,7 +154,7 @@ def _handoff(catalog: Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _labels(catalog: Catalog, mode: FailureMode) -> dict[str, str]:
+def _labels(mode: FailureMode) -> dict[str, str]:
     return {"severity": mode.severity, "component": mode.component, "owner": mode.owner}
 
 
@@ -168,7 +168,7 @@ def _rules(catalog: Catalog) -> dict[str, Any]:
             "alert": mode.alert,
             "expr": str(mode.expr).strip(),
             "for": mode.for_,
-            "labels": _labels(catalog, mode),
+            "labels": _labels(mode),
             "annotations": _annotations(catalog, mode),
         }
         for mode in catalog.alerts
@@ -185,7 +185,7 @@ def _rule_tests(catalog: Catalog) -> dict[str, Any]:
     for mode in catalog.alerts:
         assert mode.tests is not None
         fires, quiet = mode.tests.fires, mode.tests.quiet
-        labels = {**fires.labels, **_labels(catalog, mode)}
+        labels = {**fires.labels, **_labels(mode)}
         annotations = {key: _rendered(value, fires.labels) for key, value in _annotations(catalog, mode).items()}
         for name, case, expected in (
             ("fires", fires, [{"exp_labels": labels, "exp_annotations": annotations}]),

@@ -109,6 +109,14 @@ def review_id_for(request_id: str, item: int) -> str:
     return "rv-" + hashlib.sha256(f"{request_id}\0{item}".encode()).hexdigest()[:20]
 
 
+def _replace_by_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` beside ``target``, then rename it over ``target``: never a half-written target."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.name}.restoring")
+    shutil.copyfile(source, staged)
+    staged.replace(target)
+
+
 BACKUP_DB = "reviews.db"
 BACKUP_AUDIT = "reviews.audit.jsonl"
 
@@ -189,17 +197,11 @@ class ReviewQueue:
         audit_source = directory / BACKUP_AUDIT
         records = AuditTrail(audit_source).verify() if audit_source.exists() else 0
         self.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        staged = self.path.with_name(f".{self.path.name}.restoring")
-        shutil.copyfile(source, staged)
-        for suffix in ("-wal", "-shm"):
+        for suffix in ("-wal", "-shm"):  # the replaced database's journal must not be replayed onto the backup
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-        staged.replace(self.path)
+        _replace_by_copy(source, self.path)
         if audit_source.exists():
-            self.audit.path.parent.mkdir(parents=True, exist_ok=True)
-            staged_audit = self.audit.path.with_name(f".{self.audit.path.name}.restoring")
-            shutil.copyfile(audit_source, staged_audit)
-            staged_audit.replace(self.audit.path)
+            _replace_by_copy(audit_source, self.audit.path)
         return {"restored": str(self.path), "reviews": total, "audit_records": records}
 
     def close(self) -> None:
