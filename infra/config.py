@@ -89,6 +89,19 @@ def _signature(value: str) -> str:
     return value
 
 
+def _public_key(value: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(value.encode())
+    except ValueError:
+        raise ValueError("must be a PEM public key (the signing.pub printed by `slipway keys show --pem`)") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("must be an Ed25519 public key")
+    return value.strip() + "\n"
+
+
 class _Section(BaseModel):
     """Structured config values: camelCase in stack files, snake_case in code, no unknown keys."""
 
@@ -177,13 +190,30 @@ class StackSettings(BaseSettings):
     model_signature: Annotated[str, AfterValidator(_signature)] = Field(
         description="Ed25519 signature of the model artifact (base64)."
     )
+    model_public_key: Annotated[str, AfterValidator(_public_key)] = Field(
+        description="PEM of the Ed25519 public key that verifies the model (mounted from a ConfigMap)."
+    )
+    keys_secret: DnsLabel = Field(
+        "slipway-keys",
+        description="Secret (made by your secret manager) with `review.key` and `data.key`, the Fernet keys at rest.",
+    )
+    signing_key_secret: DnsLabel = Field(
+        "slipway-signing-key",
+        description="Secret with `signing.key` (Ed25519 PKCS#8 PEM); mounted only into the retrain job.",
+    )
     review_route: str = Field(
         "sqlite:///var/lib/slipway/review/queue.db",
-        min_length=1,
-        description="Where the model server sends decisions routed to human review (the review queue).",
+        pattern=r"^sqlite:///var/lib/slipway/\S+$",
+        description="SQLite review queue on the state volume, used when reviewStoreSecret is unset (one replica).",
     )
-    model_replicas: int = Field(2, ge=2, le=100, description="Replicas of the model service (HPA minimum).")
-    model_max_replicas: int = Field(4, ge=2, le=200, description="Upper bound for the autoscaler.")
+    review_store_secret: DnsLabel | None = Field(
+        None,
+        description="Secret whose key `dsn` is the PostgreSQL DSN of the shared review store; needed above one replica.",
+    )
+    model_replicas: int = Field(
+        2, ge=1, le=100, description="Replicas of the model service (HPA minimum; 1 only with the SQLite store)."
+    )
+    model_max_replicas: int = Field(4, ge=1, le=200, description="Upper bound for the autoscaler.")
     model_cpu_request: Quantity = Field("250m", description="CPU request per model-server container.")
     model_cpu_limit: Quantity = Field("1", description="CPU limit per model-server container.")
     model_memory_request: Quantity = Field("512Mi", description="Memory request per model-server container.")
@@ -256,6 +286,12 @@ class StackSettings(BaseSettings):
             )
         if self.model_max_replicas < self.model_replicas:
             raise ValueError("modelMaxReplicas must be at least modelReplicas")
+        if self.review_store_secret is None and self.model_max_replicas > 1:
+            raise ValueError(
+                f"a SQLite review queue ({self.review_route}) is one file per pod, not one queue: with "
+                f"modelReplicas {self.model_replicas} / modelMaxReplicas {self.model_max_replicas} set "
+                "reviewStoreSecret (a PostgreSQL DSN), or run one replica (modelReplicas = modelMaxReplicas = 1)"
+            )
         for group in ("allow_ingress", "allow_egress", "jobs_allow_egress", "client_namespaces"):
             names = [item.name for item in getattr(self, group)]
             duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -272,6 +308,10 @@ class StackSettings(BaseSettings):
     @property
     def model_image_ref(self) -> str:
         return f"{self.model_image}@{self.model_image_digest}"
+
+    @property
+    def shared_review_store(self) -> bool:
+        return self.review_store_secret is not None
 
     @property
     def pod_security_version(self) -> str:

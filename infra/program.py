@@ -16,10 +16,13 @@ from infra.components import (
     CompliantNamespace,
     Jobs,
     JobsArgs,
+    ModelKeys,
+    ModelKeysArgs,
     ModelService,
     ModelServiceArgs,
     NamespaceArgs,
 )
+from infra.components.hardening import standard_labels
 from infra.config import StackSettings, load_settings
 from infra.guard import verify_cluster
 from slipway.errors import SlipwayError
@@ -42,6 +45,15 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
             opts=opts,
         )
     in_model_ns = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[model_ns]))
+    ModelKeys(
+        "model-keys",
+        ModelKeysArgs(
+            settings.namespace,
+            settings.model_public_key,
+            labels=standard_labels("model-keys", "keys", owner=settings.owner, classification=settings.data_classification),
+        ),
+        opts=in_model_ns,
+    )
     service = ModelService(settings.model_name, ModelServiceArgs.from_settings(settings, managed), opts=in_model_ns)
     Jobs("jobs", JobsArgs.from_settings(settings, managed), opts=in_model_ns)
     if settings.prometheus_operator:

@@ -49,6 +49,7 @@ from pipelines.transform import CONTRACT_COLUMNS, apply_contract, empty_valid
 from slipway.audit import slipway_home
 from slipway.contract import LABEL
 from slipway.errors import UsageError
+from slipway.signing import KeyStore
 from slipway.metrics_publish import publish
 
 DATA_FILE = "records.parquet"
@@ -133,7 +134,7 @@ def _atomic_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 
 def _data_key() -> bytes:
-    path = slipway_home() / "keys" / "data.key"
+    path = KeyStore.default().data_key_path
     try:
         return path.read_bytes().strip()
     except OSError:

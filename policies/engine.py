@@ -47,14 +47,21 @@ def reference(source: SourceObject) -> SourceObject:
 
 
 def _slim(source: SourceObject) -> SourceObject:
-    """What cross-object rules read of a workload: identity, labels, replicas, selector, pod metadata."""
+    """What cross-object rules read of a workload: identity, labels, replicas, selector, pod metadata
+    and each container's name and env (the review store's setting)."""
     if source.kind not in POD_KINDS or source.kind in KEEP_WHOLE:
         return source
     obj = source.obj
     spec = mapping(obj.get("spec"))
     slim_spec: dict[str, Any] = {k: spec[k] for k in ("replicas", "selector") if k in spec}
     if "template" in spec:
-        slim_spec["template"] = {"metadata": mapping(mapping(spec["template"]).get("metadata"))}
+        template = mapping(spec["template"])
+        containers = [
+            {k: c[k] for k in ("name", "env") if k in c}
+            for c in mapping(template.get("spec")).get("containers") or ()
+            if isinstance(c, dict)
+        ]
+        slim_spec["template"] = {"metadata": mapping(template.get("metadata")), "spec": {"containers": containers}}
     slim = {
         "apiVersion": obj.get("apiVersion"),
         "kind": obj.get("kind"),

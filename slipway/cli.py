@@ -259,13 +259,23 @@ def keys_rotate() -> None:
 
 
 @keys.command("show")
-def keys_show() -> None:
-    """Show where the keys are and the public key's fingerprint (never the private key)."""
+@click.option("--pem", is_flag=True, help="Print the public key itself (for slipway:modelPublicKey).")
+def keys_show(pem: bool) -> None:
+    """Show where the keys are and the public key's fingerprint (never the private key).
+
+    \b
+    Examples:
+      slipway keys show
+      pulumi config set slipway:modelPublicKey -- "$(slipway keys show --pem)"
+    """
     from slipway.signing import KeyStore
 
     store = KeyStore.default()
+    if pem:
+        click.echo(store.public_pem(), nl=False)
+        return
     _emit(
-        {"public_key": str(store.public_key_path), "fingerprint": store.fingerprint()},
+        {"public_key": str(store.public_key_path), "fingerprint": store.fingerprint(), "pem": store.public_pem()},
         [f"public key {store.public_key_path}", f"fingerprint {store.fingerprint()}"],
     )
 
@@ -330,8 +340,10 @@ def train(seed: int, data: Path | None) -> None:
 def serve(host: str, port: int) -> None:
     """Run the model server (`bentoml serve` underneath): /predict, /review/*, /livez, /readyz, /metrics.
 
-    The model must verify against $SLIPWAY_MODEL_PUBLIC_KEY (default $SLIPWAY_HOME/keys/signing.pub);
-    otherwise the server stays up but not ready, and /readyz says why.
+    The model must verify against $SLIPWAY_MODEL_PUBLIC_KEY (default $SLIPWAY_KEYS/signing.pub);
+    otherwise the server stays up but not ready, and /readyz says why. In the image, $SLIPWAY_BENTO
+    names the built Bento it serves (its own model store). A file-backed review queue with
+    $SLIPWAY_SERVER_REPLICAS above 1 is refused at start (exit 2): one file per pod is not one queue.
 
     \b
     Examples:
@@ -340,8 +352,13 @@ def serve(host: str, port: int) -> None:
     """
     import shutil
 
+    from bentos.classifier.settings import ServerSettings
+
+    settings = ServerSettings()
+    settings.check_review_store()
     executable = shutil.which("bentoml") or str(Path(sys.executable).with_name("bentoml"))
-    argv = [executable, "serve", "bentos.classifier.service:Classifier", "--host", host, "--port", str(port)]
+    target = str(settings.bento) if settings.bento else "bentos.classifier.service:Classifier"
+    argv = [executable, "serve", target, "--host", host, "--port", str(port)]
     os.execv(executable, argv)
 
 
@@ -471,7 +488,9 @@ def drift_report_command(data: Path, out: Path | None) -> None:
     from slipway.audit import slipway_home
 
     settings = ServerSettings()
-    model = load_verified(settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest)
+    model = load_verified(
+        settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest, bento=settings.bento
+    )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or slipway_home() / "reports" / "drift" / stamp
     report = drift_report(data, model.card, target, model=model.tag)

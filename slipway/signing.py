@@ -1,6 +1,7 @@
 """Ed25519 signing of model artifacts, and the key files that go with it.
 
-Keys live under ``$SLIPWAY_HOME/keys``: ``signing.key`` (PKCS#8 PEM, mode 0600, never logged),
+Keys live under ``$SLIPWAY_KEYS`` (default ``$SLIPWAY_HOME/keys``; in a cluster a read-only volume
+projected from the keys Secret and the public-key ConfigMap): ``signing.key`` (PKCS#8 PEM, mode 0600, never logged),
 ``signing.pub`` (the public key the model server is configured with), and ``retired/`` (earlier
 public keys, kept so that older artifacts stay verifiable). ``review.key`` is the Fernet key that
 encrypts review-queue records at rest.
@@ -31,6 +32,12 @@ from slipway.audit import slipway_home
 from slipway.errors import SlipwayError, UsageError
 
 
+def keys_dir() -> Path:
+    """``$SLIPWAY_KEYS``, else ``$SLIPWAY_HOME/keys``."""
+    configured = os.environ.get("SLIPWAY_KEYS")
+    return Path(configured) if configured else slipway_home() / "keys"
+
+
 class KeyFileError(UsageError):
     """A key is missing, unreadable or not what it claims to be."""
 
@@ -52,7 +59,7 @@ class KeyStore:
 
     @classmethod
     def default(cls) -> KeyStore:
-        return cls(slipway_home() / "keys")
+        return cls(keys_dir())
 
     @property
     def private_key_path(self) -> Path:
@@ -126,6 +133,10 @@ class KeyStore:
 
     def fingerprint(self) -> str:
         return public_key_fingerprint(self.public_key_path)
+
+    def public_pem(self) -> str:
+        load_public_key(self.public_key_path)  # refuse anything that is not an Ed25519 public key
+        return self.public_key_path.read_text(encoding="ascii")
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

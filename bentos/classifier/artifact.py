@@ -88,15 +88,26 @@ class VerifiedModel:
     card: dict[str, Any]
 
 
-def load_verified(tag: str, *, public_key: Path, expected_digest: str | None = None) -> VerifiedModel:
-    """Find, verify and only then load the artifact; raise ArtifactRejected with the reason."""
+def bento_model_store(bento: Path) -> Any:
+    """The read-only model store inside a built Bento (what the image ships at ``$SLIPWAY_BENTO``)."""
+    from bentoml._internal.models.model import ModelStore
+
+    return ModelStore(str(bento / "models"))
+
+
+def load_verified(
+    tag: str, *, public_key: Path, expected_digest: str | None = None, bento: Path | None = None
+) -> VerifiedModel:
+    """Find (in ``bento``'s models when given, else $BENTOML_HOME), verify and only then load the
+    artifact; raise ArtifactRejected with the reason."""
     import bentoml
     import joblib
 
     try:
-        model = bentoml.models.get(tag)
+        model = bentoml.models.get(tag, _model_store=bento_model_store(bento)) if bento else bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
-        raise ArtifactRejected(f"model {tag} is not in the model store (run `slipway train`)") from None
+        where = f"the image's Bento {bento}" if bento else "the model store"
+        raise ArtifactRejected(f"model {tag} is not in {where} (run `slipway train`)") from None
     directory = Path(model.path)
     try:
         recorded = json.loads((directory / SIGNATURE_FILE).read_text(encoding="utf-8"))

@@ -65,6 +65,8 @@ class ModelRuntime:
     def start(cls, settings: ServerSettings, registry: CollectorRegistry) -> ModelRuntime:
         queue, queue_problem = None, None
         try:
+            if settings.shared_review_store:
+                raise ReviewStoreUnavailable("the PostgreSQL review store is configured but not built into this version")
             queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
         except (SlipwayError, ValueError) as exc:
             queue_problem = str(exc)
@@ -72,7 +74,10 @@ class ModelRuntime:
         runtime = cls(settings, metrics, queue=queue, queue_problem=queue_problem)
         try:
             model = load_verified(
-                settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest
+                settings.model,
+                public_key=settings.public_key_path(),
+                expected_digest=settings.model_digest,
+                bento=settings.bento,
             )
         except ArtifactRejected as exc:
             runtime.refusal = str(exc)

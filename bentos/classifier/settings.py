@@ -3,10 +3,12 @@
 | variable | default | meaning |
 |---|---|---|
 | SLIPWAY_MODEL | classifier:latest | model tag in the BentoML store ($BENTOML_HOME) |
-| SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_HOME/keys/signing.pub | Ed25519 public key that must verify the model |
+| SLIPWAY_BENTO | unset | a built Bento to serve, whose own model store holds the model (set in the image) |
+| SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_KEYS/signing.pub | Ed25519 public key that must verify the model |
 | SLIPWAY_MODEL_DIGEST | unset | when set, the served model must have exactly this digest |
-| SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | the durable review queue: a path or sqlite:///absolute/path |
-| SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_HOME/keys/review.key | Fernet key encrypting review records at rest |
+| SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | the review queue: a path, sqlite:///absolute/path or a postgresql:// DSN |
+| SLIPWAY_SERVER_REPLICAS | 1 | most replicas that may run (the Deployment sets it); a file queue allows only 1 |
+| SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_KEYS/review.key | Fernet key encrypting review records at rest |
 | SLIPWAY_HIGH_STAKES_LABELS | ["malignant"] | predicted labels always confirmed by a person |
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
@@ -23,12 +25,16 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slipway.audit import slipway_home
+from slipway.errors import UsageError
+from slipway.signing import KeyStore
 
 
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", frozen=True)
 
     model: str = "classifier:latest"
+    bento: Path | None = None
+    server_replicas: int = Field(1, ge=1)
     model_public_key: Path | None = None
     model_digest: str | None = None
     review_queue: str | None = None
@@ -41,10 +47,23 @@ class ServerSettings(BaseSettings):
     drift_publish_seconds: float = Field(1.0, ge=0)
 
     def public_key_path(self) -> Path:
-        return self.model_public_key or slipway_home() / "keys" / "signing.pub"
+        return self.model_public_key or KeyStore.default().public_key_path
 
     def review_key_path(self) -> Path:
-        return self.review_key_file or slipway_home() / "keys" / "review.key"
+        return self.review_key_file or KeyStore.default().review_key_path
+
+    @property
+    def shared_review_store(self) -> bool:
+        return bool(self.review_queue) and str(self.review_queue).startswith(("postgresql:", "postgres:"))
+
+    def check_review_store(self) -> None:
+        """Refuse a file-backed queue that more than one replica would each open as its own file."""
+        if self.server_replicas > 1 and not self.shared_review_store:
+            raise UsageError(
+                f"the review queue {self.review_queue_path()} is a file: {self.server_replicas} replicas would "
+                f"keep {self.server_replicas} separate queues; give SLIPWAY_REVIEW_QUEUE a postgresql:// DSN "
+                "(slipway:reviewStoreSecret) or run one replica"
+            )
 
     def review_queue_path(self) -> Path:
         """A plain path, or a ``sqlite:///absolute/path`` URL (file-URL style: three slashes, absolute)."""

@@ -3,6 +3,7 @@
 from infra.components.alert_rules import AlertRules, AlertRulesArgs
 from infra.components.isolation import WorkloadIsolation
 from infra.components.jobs import Jobs, JobsArgs
+from infra.components.keys import ModelKeys, ModelKeysArgs
 from infra.components.model_service import ModelService, ModelServiceArgs
 from infra.components.namespace import CompliantNamespace, NamespaceArgs
 
@@ -12,6 +13,8 @@ __all__ = [
     "CompliantNamespace",
     "Jobs",
     "JobsArgs",
+    "ModelKeys",
+    "ModelKeysArgs",
     "ModelService",
     "ModelServiceArgs",
     "NamespaceArgs",

@@ -23,14 +23,22 @@ import pulumi_kubernetes.batch.v1 as batch
 import pulumi_kubernetes.core.v1 as core
 
 from infra.components import hardening
+from infra.components.runtime_volumes import (
+    KEYS_PATH,
+    STATE_PATH,
+    STATE_VOLUME,
+    env,
+    keys_mount,
+    keys_volume,
+    state_volume,
+)
 from infra.components.isolation import IsolationArgs, WorkloadIsolation
 from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
 from infra.config import AllowRule, PortSpec, StackSettings
 
-STATE_VOLUME = "slipway-state"
-STATE_PATH = "/var/lib/slipway"
 CONFIG_MAP = "pipeline-config"
-CONFIG_PATH = "/etc/slipway"
+CONFIG_PATH = "/etc/slipway/pipeline"
+JOB_BENTOML_HOME = f"{STATE_PATH}/bentoml"  # retrained models persist on the state volume
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class JobSpec:
     schedule: str
     command: tuple[str, ...]
     suspend: bool = False
+    signs: bool = False  # mounts the signing key (retraining only)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class JobsArgs:
     jobs: Sequence[JobSpec]
     allow_egress: Sequence[AllowRule]
     managed_namespaces: frozenset[str]
+    keys_secret: str = "slipway-keys"
+    signing_key_secret: str = "slipway-signing-key"
+    model_digest: str | None = None
     pushgateway: str | None = None
 
     @classmethod
@@ -74,12 +86,15 @@ class JobsArgs:
                 JobSpec(
                     "drift-report",
                     s.drift_schedule,
-                    ("slipway", "drift", "report", f"{STATE_PATH}/pipeline/data"),
+                    ("slipway", "drift", "report", f"{STATE_PATH}/pipeline/data/records.parquet"),
                 ),
-                JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True),
+                JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True, signs=True),
             ),
             allow_egress=(*s.jobs_allow_egress, *_pushgateway_egress(s)),
             managed_namespaces=managed_namespaces,
+            keys_secret=s.keys_secret,
+            signing_key_secret=s.signing_key_secret,
+            model_digest=s.model_artifact_digest,
             pushgateway=s.pushgateway,
         )
 
@@ -163,10 +178,17 @@ class Jobs(pulumi.ComponentResource):
 
 
 def _job_env(args: JobsArgs) -> list[core.EnvVarArgsDict]:
-    env: list[core.EnvVarArgsDict] = [*hardening.COMPLIANCE_ENV, {"name": "SLIPWAY_HOME", "value": STATE_PATH}]
+    variables: list[core.EnvVarArgsDict] = [
+        *hardening.COMPLIANCE_ENV,
+        env("SLIPWAY_HOME", STATE_PATH),
+        env("SLIPWAY_KEYS", KEYS_PATH),
+        env("BENTOML_HOME", JOB_BENTOML_HOME),
+    ]
+    if args.model_digest:  # the drift job compares against the model being served
+        variables.append(env("SLIPWAY_MODEL_DIGEST", args.model_digest))
     if args.pushgateway:
-        env.append({"name": "SLIPWAY_PUSHGATEWAY", "value": args.pushgateway})
-    return env
+        variables.append(env("SLIPWAY_PUSHGATEWAY", args.pushgateway))
+    return variables
 
 
 def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
@@ -192,12 +214,18 @@ def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
                     hardening.tmp_mount(),
                     {"name": STATE_VOLUME, "mount_path": STATE_PATH},
                     {"name": CONFIG_MAP, "mount_path": CONFIG_PATH, "read_only": True},
+                    keys_mount(),
                 ],
             }
         ],
         "volumes": [
             hardening.tmp_volume(),
-            {"name": STATE_VOLUME, "persistent_volume_claim": {"claim_name": STATE_VOLUME}},
+            state_volume(),
             {"name": CONFIG_MAP, "config_map": {"name": CONFIG_MAP}},
+            keys_volume(
+                secret=args.keys_secret,
+                secret_items=("review.key", "data.key"),
+                signing_secret=args.signing_key_secret if job.signs else None,
+            ),
         ],
     }

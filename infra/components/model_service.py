@@ -23,6 +23,7 @@ import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.policy.v1 as policy
 
 from infra.components import hardening
+from infra.components import runtime_volumes as rv
 from infra.components.isolation import IsolationArgs, WorkloadIsolation
 from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
 from infra.config import AllowRule, StackSettings
@@ -44,6 +45,8 @@ class ModelServiceArgs:
     model_digest: str
     model_signature: str
     review_route: str
+    review_store_secret: str | None
+    keys_secret: str
     replicas: int
     max_replicas: int
     cpu_request: str
@@ -69,6 +72,8 @@ class ModelServiceArgs:
             model_digest=s.model_artifact_digest,
             model_signature=s.model_signature,
             review_route=s.review_route,
+            review_store_secret=s.review_store_secret,
+            keys_secret=s.keys_secret,
             replicas=s.model_replicas,
             max_replicas=s.model_max_replicas,
             cpu_request=s.model_cpu_request,
@@ -99,7 +104,7 @@ class ModelService(pulumi.ComponentResource):
         model_annotations = {
             MODEL_DIGEST_ANNOTATION: args.model_digest,
             MODEL_SIGNATURE_ANNOTATION: args.model_signature,
-            REVIEW_ROUTE_ANNOTATION: args.review_route,
+            REVIEW_ROUTE_ANNOTATION: _review_route(args),
         }
         pod_annotations = dict(model_annotations)
         if not args.prometheus_operator:
@@ -118,10 +123,7 @@ class ModelService(pulumi.ComponentResource):
                 "replicas": args.replicas,
                 "revision_history_limit": 5,
                 "selector": {"match_labels": selector},
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rolling_update": {"max_unavailable": 0, "max_surge": 1},
-                },
+                "strategy": _strategy(args),
                 "template": {
                     "metadata": {"labels": labels, "annotations": pod_annotations},
                     "spec": {
@@ -132,7 +134,7 @@ class ModelService(pulumi.ComponentResource):
                         "termination_grace_period_seconds": 30,
                         "topology_spread_constraints": _spread(selector, strict=args.spread_strict),
                         "containers": [_server_container(args)],
-                        "volumes": [hardening.tmp_volume()],
+                        "volumes": _server_volumes(args),
                     },
                 },
             },
@@ -148,34 +150,17 @@ class ModelService(pulumi.ComponentResource):
             },
             opts=child,
         )
+        disruption: policy.PodDisruptionBudgetSpecArgsDict = (
+            {"min_available": args.replicas - 1} if args.replicas > 1 else {"max_unavailable": 1}
+        )  # one replica: never block a node drain (the single pod is the accepted risk)
         policy.PodDisruptionBudget(
             f"{ns}-{name}-pdb",
             metadata={"name": name, "namespace": ns, "labels": labels},
-            spec={"min_available": max(1, args.replicas - 1), "selector": {"match_labels": selector}},
+            spec={**disruption, "selector": {"match_labels": selector}},
             opts=child,
         )
-        autoscaling.HorizontalPodAutoscaler(
-            f"{ns}-{name}-hpa",
-            metadata={"name": name, "namespace": ns, "labels": labels},
-            spec={
-                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
-                "min_replicas": args.replicas,
-                "max_replicas": args.max_replicas,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {
-                                "type": "Utilization",
-                                "average_utilization": args.autoscale_cpu_utilization,
-                            },
-                        },
-                    }
-                ],
-            },
-            opts=child,
-        )
+        if args.max_replicas > 1:
+            _autoscaler(args, labels, child)
         if args.prometheus_operator:
             apiextensions.CustomResource(
                 f"{ns}-{name}-servicemonitor",
@@ -208,6 +193,66 @@ class ModelService(pulumi.ComponentResource):
         self.register_outputs({"serviceName": self.service_name})
 
 
+def _autoscaler(args: ModelServiceArgs, labels: dict[str, str], child: pulumi.ResourceOptions) -> None:
+    ns, name = args.namespace, args.name
+    autoscaling.HorizontalPodAutoscaler(
+        f"{ns}-{name}-hpa",
+        metadata={"name": name, "namespace": ns, "labels": labels},
+        spec={
+            "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": name},
+            "min_replicas": args.replicas,
+            "max_replicas": args.max_replicas,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "average_utilization": args.autoscale_cpu_utilization},
+                    },
+                }
+            ],
+        },
+        opts=child,
+    )
+
+
+def _strategy(args: ModelServiceArgs) -> apps.DeploymentStrategyArgsDict:
+    """Rolling updates need a shared store; the single SQLite pod holds a ReadWriteOnce volume, so
+    its replacement can only start once it has stopped."""
+    if args.review_store_secret is None:
+        return {"type": "Recreate"}
+    return {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}}
+
+
+def _review_route(args: ModelServiceArgs) -> str:
+    if args.review_store_secret is None:
+        return args.review_route
+    return f"postgresql (secret {args.review_store_secret}, key dsn)"
+
+
+def _review_queue_env(args: ModelServiceArgs) -> core.EnvVarArgsDict:
+    if args.review_store_secret is None:
+        return rv.env("SLIPWAY_REVIEW_QUEUE", args.review_route)
+    return {
+        "name": "SLIPWAY_REVIEW_QUEUE",
+        "value_from": {"secret_key_ref": {"name": args.review_store_secret, "key": "dsn"}},
+    }
+
+
+def _server_volumes(args: ModelServiceArgs) -> list[core.VolumeArgsDict]:
+    state = (
+        rv.state_volume()
+        if args.review_store_secret is None
+        else rv.scratch_volume(rv.STATE_VOLUME, "256Mi")  # the queue is elsewhere; audit and reports stay per pod
+    )
+    return [
+        hardening.tmp_volume(),
+        rv.scratch_volume(rv.BENTOML_VOLUME, "512Mi"),
+        rv.keys_volume(secret=args.keys_secret, secret_items=("review.key",)),
+        state,
+    ]
+
+
 def _server_container(args: ModelServiceArgs) -> core.ContainerArgsDict:
     return {
         "name": "model-server",
@@ -217,8 +262,12 @@ def _server_container(args: ModelServiceArgs) -> core.ContainerArgsDict:
         "ports": [{"name": "http", "container_port": HTTP_PORT, "protocol": "TCP"}],
         "env": [
             *hardening.COMPLIANCE_ENV,
-            {"name": "SLIPWAY_MODEL_DIGEST", "value": args.model_digest},
-            {"name": "SLIPWAY_REVIEW_QUEUE", "value": args.review_route},
+            rv.env("SLIPWAY_HOME", rv.STATE_PATH),
+            rv.env("SLIPWAY_KEYS", rv.KEYS_PATH),
+            rv.env("BENTOML_HOME", rv.BENTOML_PATH),
+            rv.env("SLIPWAY_MODEL_DIGEST", args.model_digest),
+            rv.env("SLIPWAY_SERVER_REPLICAS", str(args.max_replicas)),
+            _review_queue_env(args),
         ],
         "resources": {
             "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
@@ -242,7 +291,12 @@ def _server_container(args: ModelServiceArgs) -> core.ContainerArgsDict:
             "failure_threshold": 2,
         },
         "security_context": hardening.container_security_context(),
-        "volume_mounts": [hardening.tmp_mount()],
+        "volume_mounts": [
+            hardening.tmp_mount(),
+            rv.mount(rv.BENTOML_VOLUME, rv.BENTOML_PATH),
+            rv.keys_mount(),
+            rv.mount(rv.STATE_VOLUME, rv.STATE_PATH),
+        ],
     }
 
 

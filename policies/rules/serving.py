@@ -127,6 +127,57 @@ def _drift_job(objects: list[SourceObject], config: GateConfig) -> Iterator[tupl
             )
 
 
+FILE_STORES = ("sqlite:", "/", "file:")
+REVIEW_QUEUE_ENV = "SLIPWAY_REVIEW_QUEUE"
+
+
+def _file_backed_queue(pod: PodView) -> tuple[str, str] | None:
+    """(path, value) of a model-server container whose review queue is a file; None when shared.
+
+    A queue from a Secret (``valueFrom``) is taken as the shared store's DSN; an unset queue is the
+    server's default, a SQLite file under $SLIPWAY_HOME."""
+    for c in pod.containers(("containers",)):
+        env = [mapping(e) for e in sequence(c.container.get("env"))]
+        found = next(((i, e) for i, e in enumerate(env) if e.get("name") == REVIEW_QUEUE_ENV), None)
+        if found is None:
+            return f"{c.path}.env", "(unset: SQLite under $SLIPWAY_HOME)"
+        index, entry = found
+        value = entry.get("value")
+        if isinstance(value, str) and value.startswith(FILE_STORES):
+            return f"{c.path}.env[{index}].value", value
+    return None
+
+
+def _review_store(objects: list[SourceObject], config: GateConfig) -> Iterator[tuple[SourceObject, Violation]]:
+    scaling = {}
+    for o in objects:
+        if o.kind == "HorizontalPodAutoscaler":
+            target = mapping(mapping(o.obj.get("spec")).get("scaleTargetRef"))
+            scaling[(o.namespace, target.get("kind"), target.get("name"))] = mapping(o.obj.get("spec")).get(
+                "maxReplicas"
+            )
+    for source in objects:
+        pod = PodView.of(source.obj)
+        if pod is None or not is_model_server(source.obj):
+            continue
+        replicas = mapping(source.obj.get("spec")).get("replicas", 1)
+        most = max(
+            (n for n in (replicas, scaling.get((source.namespace, source.kind, source.name))) if isinstance(n, int)),
+            default=1,
+        )
+        queue = _file_backed_queue(pod)
+        if most >= 2 and queue is not None:
+            path, value = queue
+            yield (
+                source,
+                Violation(
+                    path,
+                    f"{source.kind} may run {most} replicas but its review queue is a file ({value}): each pod "
+                    "would keep its own queue and reviews would be lost between them",
+                ),
+            )
+
+
 def _runbook_url(obj: Obj, config: GateConfig) -> Iterator[Violation]:
     for g, group in enumerate(sequence(mapping(obj.get("spec")).get("groups"))):
         for r, rule in enumerate(sequence(mapping(group).get("rules"))):
@@ -193,6 +244,17 @@ RULES = (
         ("nist-800-53:SI-10",),
         check=_review_route,
         kinds=SERVING_KINDS,
+    ),
+    _serving(
+        "serving.review-store",
+        "review-store",
+        "Model servers with more than one replica share one review store",
+        f"Give {REVIEW_QUEUE_ENV} a PostgreSQL DSN from a Secret (ModelService does with "
+        "slipway:reviewStoreSecret), or run exactly one replica without an autoscaler above 1.",
+        ("nist-800-53:SI-10", "nist-800-53:CP-9"),
+        stack_check=_review_store,
+        kinds=SERVING_KINDS,
+        inputs=SERVING_KINDS | {"HorizontalPodAutoscaler"},
     ),
     _serving(
         "serving.runbook-url",

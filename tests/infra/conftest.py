@@ -26,7 +26,11 @@ def render() -> RenderFn:
     """``render("prod", modelReplicas=3)`` -> the list of manifests the program registers."""
 
     def _render(stack: str = "dev", **overrides: Any) -> list[Manifest]:
-        config = {**stack_config(PROJECT_DIR, stack), **encode_overrides(overrides)}
+        """An override of None removes the key from the stack (its default applies)."""
+        removed = {key if ":" in key else f"slipway:{key}" for key, value in overrides.items() if value is None}
+        kept = {key: value for key, value in overrides.items() if value is not None}
+        stack_file = {k: v for k, v in stack_config(PROJECT_DIR, stack).items() if k not in removed}
+        config = {**stack_file, **encode_overrides(kept)}
         _, captured = run_under_mocks(config, stack)
         return [restore_integers(inputs) for _, inputs in captured]
 

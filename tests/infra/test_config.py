@@ -9,7 +9,8 @@ from tests.infra.conftest import RenderFn, of_kind
 
 
 def test_stack_config_reaches_the_program(render: RenderFn) -> None:
-    (deployment,) = of_kind(render("dev", modelReplicas=5, modelMaxReplicas=9), "Deployment")
+    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, reviewStoreSecret="review-store")
+    (deployment,) = of_kind(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 5
 
 
@@ -18,7 +19,7 @@ def test_environment_overrides_stack_config(render: RenderFn, monkeypatch: pytes
     monkeypatch.setenv(
         "SLIPWAY_ALLOW_INGRESS", '[{"name": "portal", "namespace": "portal", "podSelector": {"app": "web"}}]'
     )
-    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9)
+    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, reviewStoreSecret="review-store")
     (deployment,) = of_kind(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 3
     names = {p["metadata"]["name"] for p in of_kind(manifests, "NetworkPolicy")}
@@ -27,7 +28,7 @@ def test_environment_overrides_stack_config(render: RenderFn, monkeypatch: pytes
 
 
 def test_defaults_apply_when_the_stack_is_silent(render: RenderFn) -> None:
-    (hpa,) = of_kind(render("dev"), "HorizontalPodAutoscaler")
+    (hpa,) = of_kind(render("prod", modelMaxReplicas=None), "HorizontalPodAutoscaler")
     assert hpa["spec"]["maxReplicas"] == 4
     metric = hpa["spec"]["metrics"][0]["resource"]["target"]
     assert metric == {"averageUtilization": 70, "type": "Utilization"}
@@ -40,7 +41,12 @@ def test_defaults_apply_when_the_stack_is_silent(render: RenderFn) -> None:
             {"modelImageDigest": "latest"},
             "slipway:modelImageDigest = 'latest': must be a digest like sha256:",
         ),
-        ({"modelReplicas": 1}, "slipway:modelReplicas = '1': Input should be greater than or equal to 2"),
+        ({"modelReplicas": 0}, "slipway:modelReplicas = '0': Input should be greater than or equal to 1"),
+        (
+            {"modelReplicas": 2, "modelMaxReplicas": 2},
+            "a SQLite review queue (sqlite:///var/lib/slipway/review/queue.db) is one file per pod, not one queue",
+        ),
+        ({"modelPublicKey": "not a key"}, "slipway:modelPublicKey = 'not a key': must be a PEM public key"),
         (
             {"modelSignature": "not-base64!"},
             "slipway:modelSignature = 'not-base64!': must be the base64 Ed25519",

@@ -77,6 +77,6 @@ def test_refuses_before_registering_anything(tmp_path: Path) -> None:
 def test_invalid_settings_stop_pulumi_up_with_a_clean_error(tmp_path: Path) -> None:
     pem, fingerprint = make_ca("dev-ca")
     kubeconfig = write_kubeconfig(tmp_path / "config", {"dev-admin": {"server": SERVER, "ca": pem}}, "dev-admin")
-    config = {**_config(kubeconfig, fingerprint), "slipway:modelReplicas": "1"}
-    with pytest.raises(pulumi.RunError, match="slipway:modelReplicas = '1'"):
+    config = {**_config(kubeconfig, fingerprint), "slipway:modelReplicas": "0"}
+    with pytest.raises(pulumi.RunError, match="slipway:modelReplicas = '0'"):
         _run_program(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic.alias_generators import to_camel
@@ -17,6 +17,8 @@ PULUMI_TYPES = {str: "string", int: "integer", bool: "boolean"}
 def _pulumi_type(annotation: Any) -> str | None:
     """The Pulumi project type of a field, or None for structured values (lists of objects)."""
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _pulumi_type(args[0])
     if origin is tuple:
         return "array" if args[0] is str else None
     if origin in (Union, UnionType):

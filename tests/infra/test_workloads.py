@@ -66,9 +66,17 @@ def test_model_service_probes_use_bentoml_health_endpoints(render: RenderFn) -> 
     assert container["ports"] == [{"containerPort": 3000, "name": "http", "protocol": "TCP"}]
 
 
-@pytest.mark.parametrize(("stack", "replicas", "strict"), [("dev", 2, "ScheduleAnyway"), ("prod", 3, "DoNotSchedule")])
-def test_model_service_is_highly_available(render: RenderFn, stack: str, replicas: int, strict: str) -> None:
-    manifests = render(stack)
+@pytest.mark.parametrize(
+    ("stack", "overrides", "replicas", "strict"),
+    [
+        ("dev", {"modelReplicas": 2, "modelMaxReplicas": 4, "reviewStoreSecret": "review-store"}, 2, "ScheduleAnyway"),
+        ("prod", {}, 3, "DoNotSchedule"),
+    ],
+)
+def test_model_service_is_highly_available(
+    render: RenderFn, stack: str, overrides: dict[str, object], replicas: int, strict: str
+) -> None:
+    manifests = render(stack, **overrides)
     (deployment,) = of_kind(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == replicas >= 2
     selector = deployment["spec"]["selector"]["matchLabels"]
