@@ -655,3 +655,13 @@ def runbooks(check: bool, catalog_path: Path | None, root: Path | None) -> None:
     for mode in catalog.failure_modes:
         click.echo(f"{mode.severity:<9} {mode.component}/{mode.alert}.md")
     click.echo(f"{len(catalog.failure_modes)} runbooks, {len(catalog.alerts)} alerts; {len(changed)} file(s) changed")
+
+
+def _register_package_groups() -> None:
+    """Each package owns its command group; the CLI only assembles them."""
+    from images.cli import image
+
+    main.add_command(image)
+
+
+_register_package_groups()

@@ -1,0 +1,109 @@
+"""The Python packages of the image: exactly what ``uv.lock`` pins, less the kit-only tools.
+
+The image runs the model server and the jobs (pipeline, drift report, retraining). The Pulumi
+program, the policy gate and the cluster tests never run inside it, so their packages — and
+whatever only they need — are pruned from the locked graph (``uv export --prune``): about 350 MB
+less, and every package that is installed has the version the lock pins.
+
+Usage::
+
+    runtime_packages()               # {"numpy": "2.3.1", ...} — what the image installs
+    python -m images.requirements    # rewrite bentos/classifier/requirements.txt (the Bento's pins)
+    python -m images.requirements --check
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from slipway.errors import UsageError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+KIT_ONLY = (
+    "pulumi",
+    "pulumi-kubernetes",
+    "pulumi-policy",
+    "kubernetes",
+    "kubernetes-validate",
+    "pytest-testinfra",
+    "sarif-pydantic",
+    "uv",
+)
+BENTO_REQUIREMENTS = PROJECT_DIR / "bentos" / "classifier" / "requirements.txt"
+HEADER = (
+    "# Generated from uv.lock by `python -m images.requirements` (checked by the tests): the packages\n"
+    "# the model server and the jobs run with, pinned as the lock pins them. Do not edit.\n"
+)
+
+
+def uv_command() -> list[str]:
+    """uv from the environment (a dependency of the project), so no uv on PATH is assumed."""
+    return [sys.executable, "-m", "uv"]
+
+
+def _export(*extra: str, project: Path = PROJECT_DIR) -> str:
+    argv = [
+        *uv_command(),
+        "export",
+        "--frozen",
+        "--no-dev",
+        "--no-emit-project",
+        "--no-header",
+        "--no-annotate",
+        "--quiet",
+        *extra,
+    ]
+    try:
+        done = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=True)
+    except subprocess.CalledProcessError as exc:
+        raise UsageError(f"uv export failed: {exc.stderr.strip() or exc}") from None
+    return done.stdout
+
+
+def _pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        if line and not line.startswith((" ", "#", "-")):
+            requirement = line.split(";")[0].strip().rstrip("\\").strip()
+            name, _, version = requirement.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _prune_args() -> list[str]:
+    return [arg for name in KIT_ONLY for arg in ("--prune", name)]
+
+
+def runtime_packages(project: Path = PROJECT_DIR) -> dict[str, str]:
+    """name -> version of every package the image installs."""
+    return _pins(_export("--no-hashes", *_prune_args(), project=project))
+
+
+def kit_only_packages(project: Path = PROJECT_DIR) -> list[str]:
+    """Locked packages the image leaves out (``uv sync --no-install-package`` each)."""
+    everything = _pins(_export("--no-hashes", project=project))
+    return sorted(set(everything) - set(runtime_packages(project)))
+
+
+def bento_requirements(project: Path = PROJECT_DIR) -> str:
+    pins = runtime_packages(project)
+    return HEADER + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+
+
+def main(argv: list[str]) -> int:
+    expected = bento_requirements()
+    if "--check" in argv:
+        current = BENTO_REQUIREMENTS.read_text(encoding="utf-8") if BENTO_REQUIREMENTS.exists() else ""
+        if current != expected:
+            print(f"{BENTO_REQUIREMENTS.relative_to(PROJECT_DIR)} is stale: run `python -m images.requirements`")
+            return 1
+        return 0
+    BENTO_REQUIREMENTS.write_text(expected, encoding="utf-8")
+    print(f"wrote {BENTO_REQUIREMENTS.relative_to(PROJECT_DIR)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
