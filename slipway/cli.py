@@ -660,8 +660,10 @@ def runbooks(check: bool, catalog_path: Path | None, root: Path | None) -> None:
 def _register_package_groups() -> None:
     """Each package owns its command group; the CLI only assembles them."""
     from images.cli import image
+    from infra.rehearse.cli import rehearse_command
 
     main.add_command(image)
+    main.add_command(rehearse_command)
 
 
 _register_package_groups()

@@ -114,7 +114,7 @@ class KeyStore:
         self.public_key_path.rename(retired / f"signing-{stamp}.pub")
         self.private_key_path.unlink()
 
-    def sign(self, data: bytes) -> str:
+    def _private_key(self) -> Ed25519PrivateKey:
         try:
             key = serialization.load_pem_private_key(self.private_key_path.read_bytes(), password=None)
         except FileNotFoundError:
@@ -123,7 +123,15 @@ class KeyStore:
             raise KeyFileError(f"{self.private_key_path} is not a PEM private key") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"{self.private_key_path} is not an Ed25519 key")
-        return base64.b64encode(key.sign(data)).decode("ascii")
+        return key
+
+    def sign(self, data: bytes) -> str:
+        return base64.b64encode(self._private_key().sign(data)).decode("ascii")
+
+    def signing_fingerprint(self) -> str:
+        """Fingerprint of the key that signs (from the private key: the public file may be another's)."""
+        raw = self._private_key().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
 
     def review_key(self) -> bytes:
         try:

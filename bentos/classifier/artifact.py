@@ -68,7 +68,7 @@ def save_artifact(estimator: Any, card: dict[str, Any], keys: KeyStore) -> Saved
                     "digest": digest,
                     "signature": signature,
                     "algorithm": "ed25519",
-                    "public_key": keys.fingerprint(),
+                    "public_key": keys.signing_fingerprint(),
                     "signed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 },
                 indent=2,

@@ -38,6 +38,7 @@ from infra.config import AllowRule, PortSpec, StackSettings
 
 CONFIG_MAP = "pipeline-config"
 CONFIG_PATH = "/etc/slipway/pipeline"
+RUN_AFTER_ANNOTATION = "slipway.dev/run-after"
 JOB_BENTOML_HOME = f"{STATE_PATH}/bentoml"  # retrained models persist on the state volume
 
 
@@ -48,6 +49,7 @@ class JobSpec:
     command: tuple[str, ...]
     suspend: bool = False
     signs: bool = False  # mounts the signing key (retraining only)
+    run_after: str | None = None  # what must have run first (read by `slipway rehearse`)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class JobsArgs:
                     "drift-report",
                     s.drift_schedule,
                     ("slipway", "drift", "report", f"{STATE_PATH}/pipeline/data/records.parquet"),
+                    run_after="pipeline",  # it reads the pipeline's output
                 ),
                 JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True, signs=True),
             ),
@@ -133,9 +136,12 @@ class Jobs(pulumi.ComponentResource):
         selector = {"app.kubernetes.io/part-of": "slipway", "app.kubernetes.io/component": "job"}
         for job in args.jobs:
             labels = {**self._labels(args, "job"), "app.kubernetes.io/name": job.name}
+            metadata: dict[str, object] = {"name": job.name, "namespace": ns, "labels": labels}
+            if job.run_after:
+                metadata["annotations"] = {RUN_AFTER_ANNOTATION: job.run_after}
             batch.CronJob(
                 f"{ns}-{job.name}",
-                metadata={"name": job.name, "namespace": ns, "labels": labels},
+                metadata=metadata,
                 spec={
                     "schedule": job.schedule,
                     "suspend": job.suspend,
