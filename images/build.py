@@ -238,4 +238,3 @@ def installed_packages(engine: Engine, ref: str) -> dict[str, str]:
     done = engine.run(["run", "--rm", "--pull=never", "--network=none", ref, "python", "-c", script])
     packages: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     return packages
-

@@ -43,6 +43,8 @@ def push(engine: Engine, name: str, registry: str, repository: str, *, tls_verif
     else:
         with tempfile.TemporaryDirectory() as scratch:
             digestfile = Path(scratch) / "digest"
-            engine.run(["push", f"--tls-verify={str(verify).lower()}", "--digestfile", str(digestfile), target], timeout=1800)
+            engine.run(
+                ["push", f"--tls-verify={str(verify).lower()}", "--digestfile", str(digestfile), target], timeout=1800
+            )
             digest = digestfile.read_text(encoding="ascii").strip()
     return f"{registry}/{repository}@{digest}"

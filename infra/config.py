@@ -208,7 +208,7 @@ class StackSettings(BaseSettings):
     )
     review_store_secret: DnsLabel | None = Field(
         None,
-        description="Secret whose key `dsn` is the PostgreSQL DSN of the shared review store; needed above one replica.",
+        description="Secret whose key `dsn` is the PostgreSQL DSN of the shared review store (above one replica).",
     )
     model_replicas: int = Field(
         2, ge=1, le=100, description="Replicas of the model service (HPA minimum; 1 only with the SQLite store)."

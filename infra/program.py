@@ -50,7 +50,9 @@ def build(settings: StackSettings, provider: k8s.Provider | None = None) -> None
         ModelKeysArgs(
             settings.namespace,
             settings.model_public_key,
-            labels=standard_labels("model-keys", "keys", owner=settings.owner, classification=settings.data_classification),
+            labels=standard_labels(
+                "model-keys", "keys", owner=settings.owner, classification=settings.data_classification
+            ),
         ),
         opts=in_model_ns,
     )

@@ -47,7 +47,9 @@ def set_stack_values(path: Path, values: Mapping[str, str]) -> None:
     if "config:" not in lines:
         raise UsageError(f"{path} has no top-level `config:` section")
     for key, value in values.items():
-        found = next((i for i, line in enumerate(lines) if (m := KEY_LINE.match(line)) and m[1] == f"slipway:{key}"), None)
+        found = next(
+            (i for i, line in enumerate(lines) if (m := KEY_LINE.match(line)) and m[1] == f"slipway:{key}"), None
+        )
         rendered = _render(key, value)
         if found is None:
             lines[lines.index("config:") + 1 : lines.index("config:") + 1] = rendered

@@ -49,8 +49,8 @@ from pipelines.transform import CONTRACT_COLUMNS, apply_contract, empty_valid
 from slipway.audit import slipway_home
 from slipway.contract import LABEL
 from slipway.errors import UsageError
-from slipway.signing import KeyStore
 from slipway.metrics_publish import publish
+from slipway.signing import KeyStore
 
 DATA_FILE = "records.parquet"
 TEMP_PREFIX = ".slipway-tmp-"  # a killed run can leave these; the next run removes them first

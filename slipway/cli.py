@@ -489,7 +489,10 @@ def drift_report_command(data: Path, out: Path | None) -> None:
 
     settings = ServerSettings()
     model = load_verified(
-        settings.model, public_key=settings.public_key_path(), expected_digest=settings.model_digest, bento=settings.bento
+        settings.model,
+        public_key=settings.public_key_path(),
+        expected_digest=settings.model_digest,
+        bento=settings.bento,
     )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or slipway_home() / "reports" / "drift" / stamp

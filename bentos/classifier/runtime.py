@@ -66,7 +66,9 @@ class ModelRuntime:
         queue, queue_problem = None, None
         try:
             if settings.shared_review_store:
-                raise ReviewStoreUnavailable("the PostgreSQL review store is configured but not built into this version")
+                raise ReviewStoreUnavailable(
+                    "the PostgreSQL review store is configured but not built into this version"
+                )
             queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
         except (SlipwayError, ValueError) as exc:
             queue_problem = str(exc)

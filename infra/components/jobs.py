@@ -21,8 +21,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes.batch.v1 as batch
 import pulumi_kubernetes.core.v1 as core
+import pulumi_kubernetes.meta.v1 as meta
 
 from infra.components import hardening
+from infra.components.isolation import IsolationArgs, WorkloadIsolation
+from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
 from infra.components.runtime_volumes import (
     KEYS_PATH,
     STATE_PATH,
@@ -32,8 +35,6 @@ from infra.components.runtime_volumes import (
     keys_volume,
     state_volume,
 )
-from infra.components.isolation import IsolationArgs, WorkloadIsolation
-from infra.components.namespace import WORKLOAD_SERVICE_ACCOUNT
 from infra.config import AllowRule, PortSpec, StackSettings
 
 CONFIG_MAP = "pipeline-config"
@@ -136,7 +137,7 @@ class Jobs(pulumi.ComponentResource):
         selector = {"app.kubernetes.io/part-of": "slipway", "app.kubernetes.io/component": "job"}
         for job in args.jobs:
             labels = {**self._labels(args, "job"), "app.kubernetes.io/name": job.name}
-            metadata: dict[str, object] = {"name": job.name, "namespace": ns, "labels": labels}
+            metadata: meta.ObjectMetaArgsDict = {"name": job.name, "namespace": ns, "labels": labels}
             if job.run_after:
                 metadata["annotations"] = {RUN_AFTER_ANNOTATION: job.run_after}
             batch.CronJob(

@@ -7,7 +7,7 @@ The root filesystem is read-only, so anything a process writes lives on one of t
 | ``/tmp`` | emptyDir, size-limited | everyone |
 | ``/var/lib/bentoml`` (``BENTOML_HOME``) | emptyDir, size-limited | model server (BentoML's scratch) |
 | ``/var/lib/slipway`` (``SLIPWAY_HOME``) | the state PVC (server: only with the SQLite queue) | server, jobs |
-| ``/etc/slipway/keys`` (``SLIPWAY_KEYS``) | read-only, projected from the keys Secret and the public-key ConfigMap | server, jobs |
+| ``/etc/slipway/keys`` (``SLIPWAY_KEYS``) | read-only: the keys Secret + the public-key ConfigMap | server, jobs |
 
 Usage::
 
@@ -31,9 +31,7 @@ BENTOML_PATH = "/var/lib/bentoml"
 KEY_FILE_MODE = 0o440  # group-readable: the kubelet gives the files the pod's fsGroup
 
 
-def keys_volume(
-    *, secret: str, secret_items: Sequence[str], signing_secret: str | None = None
-) -> core.VolumeArgsDict:
+def keys_volume(*, secret: str, secret_items: Sequence[str], signing_secret: str | None = None) -> core.VolumeArgsDict:
     """One read-only directory: the public key from its ConfigMap, Fernet keys from the keys Secret
     and, for the retrain job only, the signing key from its own Secret."""
     sources: list[core.VolumeProjectionArgsDict] = [

@@ -66,7 +66,8 @@ def _render(stack: str, image: str | None, engine: object, out: Path) -> dict[st
     served = {
         str(c["image"])
         for o in objects
-        if o.kind == "Deployment" and o.manifest["metadata"]["labels"].get("app.kubernetes.io/component") == "model-server"
+        if o.kind == "Deployment"
+        and o.manifest["metadata"]["labels"].get("app.kubernetes.io/component") == "model-server"
         for c in o.manifest["spec"]["template"]["spec"]["containers"]
     }
     return dict.fromkeys(served, image)

@@ -13,8 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.utils.quantity import parse_quantity
-
+from infra.rehearse.quantity import quantity
 from infra.rehearse.standins import StandIns
 
 Obj = dict[str, Any]
@@ -132,9 +131,9 @@ def env_args(container: Obj, config_maps: dict[str, dict[str, str]], standins: S
         else:
             raise PodProblem("envFrom a Secret: the rehearsal cannot know its keys (use env with secretKeyRef)")
     for entry in container.get("env") or []:
-        value = _env_value(entry, config_maps, standins, pod_name, namespace)
-        if value is not None:
-            args += ["--env", f"{entry['name']}={value}"]
+        resolved = _env_value(entry, config_maps, standins, pod_name, namespace)
+        if resolved is not None:
+            args += ["--env", f"{entry['name']}={resolved}"]
     return args
 
 
@@ -142,9 +141,9 @@ def resource_args(container: Obj) -> list[str]:
     limits = (container.get("resources") or {}).get("limits") or {}
     args = []
     if "memory" in limits:
-        args += ["--memory", str(int(parse_quantity(str(limits["memory"]))))]
+        args += ["--memory", str(int(quantity(limits["memory"])))]
     if "cpu" in limits:
-        args += ["--cpus", str(float(parse_quantity(str(limits["cpu"]))))]
+        args += ["--cpus", str(quantity(limits["cpu"]))]
     return args
 
 

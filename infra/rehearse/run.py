@@ -261,8 +261,8 @@ def _run_server(
             result.probes["readiness"] = "none declared: traffic would be sent as soon as it starts"
         _observe(probes, engine, name, host_port, result, options.observe)
         if (workload.pod_metadata.get("labels") or {}).get("app.kubernetes.io/component") == SERVING_COMPONENT:
-            result.prediction = _predict(engine, name, options.images.get(str(container["image"]), str(container["image"])),
-                                         host_port(container["ports"][0]["containerPort"]), result)  # fmt: skip
+            image = options.images.get(str(container["image"]), str(container["image"]))
+            result.prediction = _predict(engine, image, host_port(container["ports"][0]["containerPort"]))
         _stop(engine, name, int(workload.pod.get("terminationGracePeriodSeconds", 30)), result)
     except _Failed:
         result.log_tail = _logs(engine, name)
@@ -338,9 +338,11 @@ def _observe(
         result.probes[probe.kind] = (result.probes[probe.kind] + "; " if probe.kind in result.probes else "") + note
 
 
-def _predict(engine: Engine, name: str, image: str, port: int, result: WorkloadResult) -> str:
+def _predict(engine: Engine, image: str, port: int) -> str:
     """A real batch through the published port: it must be answered, and a high-stakes case queued for review."""
-    done = engine.run(["run", "--rm", "--pull=never", "--network=none", image, "python", "-m", "bentos.classifier.smoke"])
+    done = engine.run(
+        ["run", "--rm", "--pull=never", "--network=none", image, "python", "-m", "bentos.classifier.smoke"]
+    )
     smoke = json.loads(done.stdout.strip().splitlines()[-1])
     base = f"http://127.0.0.1:{port}"
     try:
@@ -376,4 +378,3 @@ def _stop(engine: Engine, name: str, grace: int, result: WorkloadResult) -> None
             f"did not stop within terminationGracePeriodSeconds ({grace} s) after SIGTERM "
             f"(exit {result.exit_code} after {took:.1f} s): the kubelet would SIGKILL it"
         )
-

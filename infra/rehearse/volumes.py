@@ -1,10 +1,10 @@
 """Pod volumes made real for podman, as the kubelet makes them.
 
-| volume | rehearsal |
-|---|---|
-| emptyDir | a tmpfs with the declared ``sizeLimit``, mode 0777, nothing copied up from the image |
-| configMap / secret / projected | files written into a scratch directory with the declared modes and the pod's ``fsGroup``, bind-mounted read-only |
-| persistentVolumeClaim | a podman volume per claim, shared by every workload of the rehearsal that mounts it; its root is group ``fsGroup``, setgid, group-writable (what the kubelet does for ``fsGroup``) |
+- emptyDir: a tmpfs with the declared ``sizeLimit``, mode 0777, nothing copied up from the image;
+- configMap, secret, projected: files written into a scratch directory with the declared modes
+  and the pod's ``fsGroup``, bind-mounted read-only;
+- persistentVolumeClaim: a podman volume per claim, shared by every workload of the rehearsal that
+  mounts it; its root is group ``fsGroup``, setgid and group-writable (what the kubelet does).
 
 Anything else is refused with the reason: a rehearsal that silently skipped a volume would pass
 where the pod fails.
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from images.engine import Engine
+from infra.rehearse.quantity import quantity
 from infra.rehearse.standins import StandIns
-from kubernetes.utils.quantity import parse_quantity
 
 Obj = dict[str, Any]
 DEFAULT_MODE = 0o644
@@ -104,7 +104,9 @@ def _files(ctx: VolumeContext, volume: Obj, target: Path) -> None:
 
 def _claim_volume(ctx: VolumeContext, claim: str) -> str:
     if claim not in ctx.claims:
-        raise VolumeProblem(f"PersistentVolumeClaim {claim!r} is not among the rendered objects (the pod stays Pending)")
+        raise VolumeProblem(
+            f"PersistentVolumeClaim {claim!r} is not among the rendered objects (the pod stays Pending)"
+        )
     name = f"slipway-rehearsal-{ctx.run_id}-{claim}"
     if name not in ctx.created_volumes:
         ctx.engine.run(["volume", "create", "--label", f"dev.slipway.rehearsal={ctx.run_id}", name])
@@ -132,7 +134,7 @@ def volume_args(ctx: VolumeContext, pod: Obj, container: Obj, prefix: str) -> li
             options = [f"type=tmpfs,destination={path}", "tmpfs-mode=0777", "notmpcopyup"]
             limit = (volume.get("emptyDir") or {}).get("sizeLimit")
             if limit:
-                options.append(f"tmpfs-size={int(parse_quantity(str(limit)))}")
+                options.append(f"tmpfs-size={int(quantity(limit))}")
             if read_only:
                 options.append("ro=true")
             args += ["--mount", ",".join(options)]
