@@ -15,6 +15,7 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -58,7 +59,8 @@ class ModelFacts:
             f"{LABEL_PREFIX}.tag": self.tag,
             f"{LABEL_PREFIX}.digest": self.digest,
             f"{LABEL_PREFIX}.signature": self.signature,
-            f"{LABEL_PREFIX}.public-key": self.public_key_pem,
+            # base64: label values with newlines are mangled by buildah's LABEL handling
+            f"{LABEL_PREFIX}.public-key-pem-base64": base64.b64encode(self.public_key_pem.encode()).decode(),
         }
 
     @classmethod
@@ -68,7 +70,7 @@ class ModelFacts:
                 labels[f"{LABEL_PREFIX}.tag"],
                 labels[f"{LABEL_PREFIX}.digest"],
                 labels[f"{LABEL_PREFIX}.signature"],
-                labels[f"{LABEL_PREFIX}.public-key"],
+                base64.b64decode(labels[f"{LABEL_PREFIX}.public-key-pem-base64"]).decode(),
             )
         except KeyError as exc:
             raise UsageError(f"the image carries no {exc.args[0]} label: build it with `slipway image build`") from None
@@ -85,6 +87,7 @@ class BuiltImage:
     base_how: str
     base_seconds: float
     build_seconds: float
+    cached: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
@@ -95,6 +98,7 @@ class BuiltImage:
             "size_mb": round(self.size_bytes / 1e6, 1),
             "base": {"ref": self.base, "how": self.base_how, "seconds": round(self.base_seconds, 1)},
             "build_seconds": round(self.build_seconds, 1),
+            "cached": self.cached,
             "model": {"tag": self.model.tag, "digest": self.model.digest},
         }
 
@@ -175,6 +179,32 @@ def _world_readable(context: Path) -> None:
         path.chmod(0o755 if executable else 0o644)
 
 
+BUILD_KEY_LABEL = "dev.slipway.build.key"
+PACKAGED = ("slipway", "infra", "policies", "bentos", "pipelines", "runbooks", "images")
+
+
+def build_key(project: Path, model: ModelFacts, base_ref: str, base_id: str) -> str:
+    """Everything that goes into the image; the same key means the same image, reused as it is."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (model.tag, model.digest, model.signature, model.public_key_pem, base_ref, base_id):
+        digest.update(part.encode() + b"\0")
+    files = [CONTAINERFILE, project / "pyproject.toml", project / "uv.lock"]
+    for package in PACKAGED:
+        files += sorted(p for p in (project / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(project) if path.is_relative_to(project) else path.name).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _cached(engine: Engine, key: str) -> str | None:
+    done = engine.run(["images", "--filter", f"label={BUILD_KEY_LABEL}={key}", "--format", "{{.ID}}"], check=False)
+    ids = done.stdout.split()
+    return ids[0] if done.returncode == 0 and ids else None
+
+
 def _uv_cache() -> Path | None:
     done = subprocess.run([*uv_command(), "cache", "dir"], capture_output=True, text=True, check=False)
     path = Path(done.stdout.strip()) if done.returncode == 0 else None
@@ -192,24 +222,15 @@ def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
     else:
         base = ensure_base(engine)
         base_ref, base_how, base_seconds = base.ref, base.how, base.seconds
-    context = project / "build" / "image" / "context"
-    stage_context(project, model, context)
     tag = request.tag or model.tag.split(":", 1)[1]
     name = f"localhost/{REPOSITORY}:{tag}"
-    args = ["build", "--pull=never", "--file", str(context / "Containerfile"), "--tag", name]
-    args += ["--build-arg", f"BASE={base_ref}"]
-    args += ["--build-arg", f"NO_INSTALL={' '.join(f'--no-install-package {p}' for p in kit_only_packages(project))}"]
-    cache = _uv_cache()
-    if engine.backend == "podman" and cache is not None:
-        # the host's uv cache: the locked wheels are already there, so the build needs no network
-        args += ["--volume", f"{cache}:/host-uv-cache", "--build-arg", "UV_CACHE_DIR=/host-uv-cache"]
-    for key, value in model.labels().items():
-        args += ["--label", f"{key}={value}"]
-    args += ["--label", "org.opencontainers.image.title=slipway model server"]
-    args += ["--label", f"org.opencontainers.image.version={tag}"]
-    args.append(str(context))
+    key = build_key(project, model, base_ref, str(engine.inspect_image(base_ref).get("Id", "")))
     build_started = time.monotonic()
-    engine.run(args, timeout=1800)
+    cached = _cached(engine, key)
+    if cached is not None:
+        engine.run(["tag", cached, name])
+    else:
+        _build(engine, project, model, base_ref, name, tag, key)
     build_seconds = time.monotonic() - build_started
     info = engine.inspect_image(name)
     digest = str(info.get("Digest") or "")
@@ -225,8 +246,27 @@ def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
         base_how=base_how,
         base_seconds=base_seconds,
         build_seconds=build_seconds,
+        cached=cached is not None,
         timings={"total": time.monotonic() - started},
     )
+
+
+def _build(engine: Engine, project: Path, model: ModelFacts, base_ref: str, name: str, tag: str, key: str) -> None:
+    context = project / "build" / "image" / "context"
+    stage_context(project, model, context)
+    args = ["build", "--pull=never", "--file", str(context / "Containerfile"), "--tag", name]
+    args += ["--build-arg", f"BASE={base_ref}"]
+    args += ["--build-arg", f"NO_INSTALL={' '.join(f'--no-install-package {p}' for p in kit_only_packages(project))}"]
+    cache = _uv_cache()
+    if engine.backend == "podman" and cache is not None:
+        # the host's uv cache: the locked wheels are already there, so the build needs no network
+        args += ["--volume", f"{cache}:/host-uv-cache", "--build-arg", "UV_CACHE_DIR=/host-uv-cache"]
+    for label, value in model.labels().items():
+        args += ["--label", f"{label}={value}"]
+    args += ["--label", "org.opencontainers.image.title=slipway model server"]
+    args += ["--label", f"org.opencontainers.image.version={tag}", "--label", f"{BUILD_KEY_LABEL}={key}"]
+    args.append(str(context))
+    engine.run(args, timeout=1800)
 
 
 def installed_packages(engine: Engine, ref: str) -> dict[str, str]:

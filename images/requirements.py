@@ -31,6 +31,7 @@ KIT_ONLY = (
     "sarif-pydantic",
     "uv",
 )
+IMAGE_PYTHON = "3.11.2"  # Debian bookworm's python3, the default base
 BENTO_REQUIREMENTS = PROJECT_DIR / "bentos" / "classifier" / "requirements.txt"
 HEADER = (
     "# Generated from uv.lock by `python -m images.requirements` (checked by the tests): the packages\n"
@@ -62,13 +63,22 @@ def _export(*extra: str, project: Path = PROJECT_DIR) -> str:
     return done.stdout
 
 
+def _lines(text: str) -> list[str]:
+    return [line.rstrip("\\").strip() for line in text.splitlines() if line and not line.startswith((" ", "#", "-"))]
+
+
 def _pins(text: str) -> dict[str, str]:
+    """name -> version for the image's Python (the lock forks some packages by Python version)."""
+    from packaging.markers import Marker
+
+    environment = {"python_version": IMAGE_PYTHON.rsplit(".", 1)[0], "python_full_version": IMAGE_PYTHON}
     pins = {}
-    for line in text.splitlines():
-        if line and not line.startswith((" ", "#", "-")):
-            requirement = line.split(";")[0].strip().rstrip("\\").strip()
-            name, _, version = requirement.partition("==")
-            pins[name.strip().lower()] = version.strip()
+    for line in _lines(text):
+        requirement, _, marker = line.partition(";")
+        if marker.strip() and not Marker(marker.strip()).evaluate(environment):
+            continue
+        name, _, version = requirement.partition("==")
+        pins[name.strip().lower()] = version.strip()
     return pins
 
 
@@ -88,8 +98,9 @@ def kit_only_packages(project: Path = PROJECT_DIR) -> list[str]:
 
 
 def bento_requirements(project: Path = PROJECT_DIR) -> str:
-    pins = runtime_packages(project)
-    return HEADER + "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+    """The runtime pins with their environment markers, as the lock has them (right on any Python)."""
+    lines = _lines(_export("--no-hashes", *_prune_args(), project=project))
+    return HEADER + "".join(f"{line}\n" for line in sorted(lines))
 
 
 def main(argv: list[str]) -> int:

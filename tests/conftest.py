@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,3 +32,45 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
     monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "slipway-home"))
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
     yield
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The model-server image built once per session by `slipway image build` (the real CLI)."""
+
+    reference: str
+    name: str
+    summary: dict[str, Any]
+    slipway_home: Path
+    bentoml_home: Path
+
+
+def _cli(*args: str, env: dict[str, str], timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SLIPWAY, *args], env=env, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def model_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
+    """keys generate → train → image build, in homes of its own; the image is removed afterwards
+    (the base image and the layer cache stay: that is what makes the next build fast)."""
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: `make test` installs it (make setup-images)")
+    root = tmp_path_factory.mktemp("image")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")},
+        "SLIPWAY_HOME": str(root / "home"),
+        "BENTOML_HOME": str(root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    for step in (("keys", "generate"), ("train", "--seed", "7")):
+        done = _cli(*step, env=env)
+        assert done.returncode == 0, done.stderr
+    tag = f"test-{uuid.uuid4().hex[:8]}"
+    done = _cli("image", "build", "--tag", tag, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stderr.strip().splitlines()[-1])
+    yield BuiltImage(done.stdout.strip().splitlines()[-1], summary["image"], summary, root / "home", root / "bentoml")
+    subprocess.run(["podman", "rmi", "--force", summary["image"]], capture_output=True, check=False,
+                   env={**os.environ, "CONTAINERS_CONF": str(PROJECT_DIR / "images" / "containers.conf")})  # fmt: skip

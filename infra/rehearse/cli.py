@@ -41,8 +41,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _render(stack: str, image: str | None, engine: object, out: Path) -> dict[str, str]:
-    """Render the stack (with the image's model pins when --image names one); return image overrides."""
+def _render(stack: str, image: str | None, engine: object, out: Path) -> None:
+    """Render the stack into ``out``, with the image's model pins when --image names one."""
     from images.build import ModelFacts
     from images.engine import Engine
     from infra.render import find_project_dir, render_stack, write_manifests
@@ -108,7 +108,15 @@ def _table(summary: dict[str, object]) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Rehearse these rendered manifests instead of rendering a stack.",
 )
-@click.option("--image", help="Run this local image for the stack's model image (its model pins are used).")
+@click.option(
+    "--image",
+    help="Run this local image for the kit's workloads (server and jobs); with --stack its model pins are used.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where --stack renders to (default: build/rehearsal/<stack>).",
+)
 @click.option(
     "--seed",
     "seeds",
@@ -122,6 +130,7 @@ def rehearse_command(
     stack: str | None,
     manifests_dir: Path | None,
     image: str | None,
+    out: Path | None,
     seeds: tuple[str, ...],
     ready_timeout: float,
     output_format: str,
@@ -149,16 +158,14 @@ def rehearse_command(
     if (stack is None) == (manifests_dir is None):
         raise UsageError("give exactly one of --stack or --manifests")
     engine = Engine.find("podman")
-    images: dict[str, str] = {}
     if stack is not None:
-        manifests_dir = Path("build") / "rehearsal" / stack
-        images = _render(stack, image, engine, manifests_dir)
-    elif image:
-        raise UsageError("--image needs --stack (the stack says which image it replaces)")
+        manifests_dir = out or Path("build") / "rehearsal" / stack
+        _render(stack, image, engine, manifests_dir)
     assert manifests_dir is not None
     chosen = () if seeds == ("none",) else tuple(_seed(s) for s in (seeds or (DEFAULT_SEED,)))
-    result = rehearse(Manifests.read(manifests_dir), engine, Options(images=images, seeds=chosen,
-                                                                     ready_timeout=ready_timeout))  # fmt: skip
+    manifests = Manifests.read(manifests_dir)
+    images = dict.fromkeys(manifests.kit_images(), image) if image else {}
+    result = rehearse(manifests, engine, Options(images=images, seeds=chosen, ready_timeout=ready_timeout))
     summary = result.summary()
     if output_format == "table" or (output_format == "auto" and sys.stdout.isatty()):
         _table(summary)

@@ -57,6 +57,16 @@ class Manifests:
         found.workloads = _ordered(found.workloads)
         return found
 
+    def kit_images(self) -> set[str]:
+        """The images of the kit's own workloads (pod label ``app.kubernetes.io/part-of: slipway``):
+        the server and the jobs all run the model-server image, which ``--image`` replaces."""
+        return {
+            str(c.get("image"))
+            for w in self.workloads
+            if (w.pod_metadata.get("labels") or {}).get("app.kubernetes.io/part-of") == "slipway"
+            for c in w.pod.get("containers") or []
+        }
+
     def _add(self, obj: Obj) -> None:
         kind, metadata = obj.get("kind"), obj.get("metadata") or {}
         name, namespace = str(metadata.get("name")), str(metadata.get("namespace", "default"))

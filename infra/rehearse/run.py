@@ -204,7 +204,7 @@ def _run_job(workload: Workload, container: Obj, ctx: VolumeContext, options: Op
 def _last_output(stdout: str, stderr: str) -> str:
     """The job's result: its JSON report compacted, else its last line."""
     try:
-        return json.dumps(json.loads(stdout), separators=(",", ":"))[:300]
+        return json.dumps(json.loads(stdout), separators=(",", ":"))[:4000]
     except ValueError:
         lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""

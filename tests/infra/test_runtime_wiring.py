@@ -1,0 +1,91 @@
+"""What the server and the jobs need at run time is declared: keys, volumes, the review store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import Manifest, RenderFn, of_kind, pod_specs
+
+READ_ONLY_ROOT_WRITERS = {"/tmp", "/var/lib/slipway", "/var/lib/bentoml"}
+
+
+def _container(pod: Manifest) -> dict[str, Any]:
+    (container,) = pod["containers"]
+    return dict(container)
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_keys_arrive_read_only_from_a_configmap_and_secrets(render: RenderFn) -> None:
+    manifests = render("dev")
+    (config_map,) = [c for c in of_kind(manifests, "ConfigMap") if c["metadata"]["name"] == "model-public-key"]
+    assert config_map["data"]["signing.pub"].startswith("-----BEGIN PUBLIC KEY-----")
+    for name, pod in pod_specs(manifests):
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        sources = volumes["keys"]["projected"]["sources"]
+        assert sources[0] == {
+            "configMap": {"name": "model-public-key", "items": [{"key": "signing.pub", "path": "signing.pub"}]}
+        }
+        secret_keys = {i["key"] for s in sources if "secret" in s for i in s["secret"]["items"]}
+        expected = {"review.key"} if name == "classifier" else {"review.key", "data.key"}
+        assert secret_keys == expected | ({"signing.key"} if name == "retrain" else set()), name
+        mounts = {m["mountPath"]: m for m in _container(pod)["volumeMounts"]}
+        assert mounts["/etc/slipway/keys"]["readOnly"] is True
+        assert _env(_container(pod))["SLIPWAY_KEYS"] == "/etc/slipway/keys"
+
+
+def test_every_path_written_is_a_declared_volume(render: RenderFn) -> None:
+    for name, pod in pod_specs(render("dev")):
+        container = _container(pod)
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        env = _env(container)
+        mounted = {m["mountPath"] for m in container["volumeMounts"]}
+        for variable in ("SLIPWAY_HOME", "BENTOML_HOME", "TMPDIR"):
+            assert any(env[variable] == m or env[variable].startswith(m + "/") for m in mounted), (name, variable)
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for mount in container["volumeMounts"]:
+            volume = volumes[mount["name"]]
+            if "emptyDir" in volume:
+                assert volume["emptyDir"]["sizeLimit"], (name, mount["name"])
+
+
+def test_one_replica_keeps_sqlite_on_the_state_volume(render: RenderFn) -> None:
+    manifests = render("dev")
+    (deployment,) = of_kind(manifests, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    env = _env(_container(pod))
+    assert env["SLIPWAY_REVIEW_QUEUE"] == "sqlite:///var/lib/slipway/review/queue.db"
+    assert env["SLIPWAY_SERVER_REPLICAS"] == "1"
+    state = next(v for v in pod["volumes"] if v["name"] == "slipway-state")
+    assert state == {"name": "slipway-state", "persistentVolumeClaim": {"claimName": "slipway-state"}}
+    assert of_kind(manifests, "HorizontalPodAutoscaler") == []
+    (pdb,) = of_kind(manifests, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1  # never blocks a node drain
+
+
+def test_more_replicas_share_a_store_named_by_a_secret(render: RenderFn) -> None:
+    (deployment,) = of_kind(render("prod"), "Deployment")
+    container = _container(deployment["spec"]["template"]["spec"])
+    env = _env(container)
+    assert env["SLIPWAY_REVIEW_QUEUE"] == {"secretKeyRef": {"name": "review-store", "key": "dsn"}}
+    assert env["SLIPWAY_SERVER_REPLICAS"] == "8"
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    annotations = deployment["metadata"]["annotations"]
+    assert annotations["slipway.dev/review-route"] == "postgresql (secret review-store, key dsn)"
+
+
+def test_no_secret_material_is_rendered(render: RenderFn) -> None:
+    text = repr(render("prod")) + repr(render("dev"))
+    assert "PRIVATE KEY" not in text
+    assert not of_kind(render("dev"), "Secret")
+
+
+def test_the_drift_job_reads_the_pipeline_output_after_it(render: RenderFn) -> None:
+    jobs = {j["metadata"]["name"]: j for j in of_kind(render("dev"), "CronJob")}
+    drift = jobs["drift-report"]
+    assert drift["metadata"]["annotations"] == {"slipway.dev/run-after": "pipeline"}
+    command = drift["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[-1] == "/var/lib/slipway/pipeline/data/records.parquet"
