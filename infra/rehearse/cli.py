@@ -60,17 +60,6 @@ def _render(stack: str, image: str | None, engine: object, out: Path) -> None:
     with _environment(overrides):
         objects = render_stack(project, stack)
     write_manifests(objects, out)
-    if not image:
-        return {}
-    # every container that runs the stack's model image (the server and the jobs) runs this one
-    served = {
-        str(c["image"])
-        for o in objects
-        if o.kind == "Deployment"
-        and o.manifest["metadata"]["labels"].get("app.kubernetes.io/component") == "model-server"
-        for c in o.manifest["spec"]["template"]["spec"]["containers"]
-    }
-    return dict.fromkeys(served, image)
 
 
 def _table(summary: dict[str, object]) -> None:

@@ -13,7 +13,11 @@ from infra.stack_file import set_stack_values
 from slipway.errors import UsageError
 from tests.conftest import PROJECT_DIR
 
-PEM = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAaejkuZmZ8HrKTtJA2t4VN5EAVeZSMFbHd/CEe0BkK4M=\n-----END PUBLIC KEY-----\n"
+PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEAaejkuZmZ8HrKTtJA2t4VN5EAVeZSMFbHd/CEe0BkK4M=\n"
+    "-----END PUBLIC KEY-----\n"
+)
 
 
 def _project(tmp_path: Path) -> Path:

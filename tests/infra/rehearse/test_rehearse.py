@@ -25,7 +25,7 @@ def _rehearse(*args: str) -> tuple[int, dict[str, Any], str]:
 
 
 def test_every_dev_workload_would_run(model_image: BuiltImage, tmp_path: Path) -> None:
-    code, report, stderr = _rehearse("--stack", "dev", "--image", model_image.reference, "--out", str(tmp_path / "m"))
+    code, report, _ = _rehearse("--stack", "dev", "--image", model_image.reference, "--out", str(tmp_path / "m"))
     assert code == 0, json.dumps(report, indent=1)[-4000:]
     by_name = {w["workload"]: w for w in report["workloads"]}
     order = list(by_name)
