@@ -77,9 +77,10 @@ def test_a_server_without_its_key_volume_fails_naming_workload_and_reason(
 def test_a_job_that_cannot_write_fails_with_its_exit_code(model_image: BuiltImage, tmp_path: Path) -> None:
     out = tmp_path / "manifests"
     _render("dev", model_image.reference, Engine.find("podman"), out)
+    keep = {"cronjob-pipeline", "configmap-pipeline-config", "configmap-model-public-key",
+            "persistentvolumeclaim-slipway-state"}  # fmt: skip
     for path in out.glob("slipway-dev/*.yaml"):
-        if path.name not in ("cronjob-pipeline.yaml", "configmap-pipeline-config.yaml",
-                             "configmap-model-public-key.yaml", "persistentvolumeclaim-slipway-state.yaml"):  # fmt: skip
+        if path.stem not in keep:
             path.unlink()
     job_file = out / "slipway-dev" / "cronjob-pipeline.yaml"
     job = yaml.safe_load(job_file.read_text())
