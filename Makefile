@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup monitoring-tools demo test check lint types fmt bench docs clean
+.PHONY: help setup system-tools demo test check lint types fmt bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -24,16 +24,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 setup: $(VENV)/.synced  ## install the locked environment into .venv
 
-# promtool (alert rule checks and unit tests) and the Pushgateway (the jobs' metrics) come from
-# Debian's prometheus and prometheus-pushgateway packages; the tests use the real binaries.
+# Debian packages the tests and the demo use for real (never mocks): promtool and the Pushgateway
+# (alert rules, the jobs' metrics), podman + runc + mmdebstrap (the image and the rehearsal) and
+# docker-registry (a real OCI registry on loopback for push tests). One apt-get for whatever is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-monitoring-tools:  ## install promtool and the Pushgateway (Debian packages) unless they are on PATH
-	@{ command -v promtool && command -v prometheus-pushgateway; } >/dev/null || { command -v apt-get >/dev/null || \
-	  { echo "promtool/prometheus-pushgateway missing and apt-get is not available: install them"; exit 1; }; \
+SYSTEM_TOOLS := promtool:prometheus prometheus-pushgateway:prometheus-pushgateway podman:podman runc:runc \
+  mmdebstrap:mmdebstrap docker-registry:docker-registry
+system-tools:  ## install the Debian packages the demo and the tests run (those not on PATH)
+	@missing=$$(for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done); \
+	if [ -n "$$missing" ]; then command -v apt-get >/dev/null || \
+	  { echo "missing $$missing and apt-get is not available: install them"; exit 1; }; \
+	  echo "installing Debian packages: $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
-	    --no-install-recommends prometheus prometheus-pushgateway; }
+	    --no-install-recommends $$missing; fi
 
-demo: setup monitoring-tools  ## a local production rehearsal of everything that exists, on embedded defaults
+demo: setup system-tools  ## a local production rehearsal of everything that exists, on embedded defaults
 	@echo "== render: the dev stack's Kubernetes objects (Pulumi program under mocks, schema-checked)"
 	$(RUN) slipway render --stack dev --out build/manifests --format table
 	@echo "== gate: the same rules as the CrossGuard pack, on what render produced (SARIF + JUnit for CI)"
@@ -45,6 +50,12 @@ demo: setup monitoring-tools  ## a local production rehearsal of everything that
 	  code=$$?; if [ $$code -ne 1 ]; then echo "expected exit 1, got $$code"; exit 1; fi
 	@echo "== model server: train + sign, serve (bentoml serve on loopback), route, review, drift"
 	$(RUN) python -m bentos.classifier.demo --workdir build/demo
+	@echo "== image: the model-server image with the demo's signed model (base from Debian's packages, cached)"
+	SLIPWAY_HOME=build/demo/home BENTOML_HOME=build/demo/bentoml $(RUN) slipway image build --tag demo \
+	  > build/demo/image.ref
+	@echo "   built $$(cat build/demo/image.ref)"
+	@echo "== rehearse: every rendered dev workload run in podman as the kubelet would (probes, prediction, jobs)"
+	$(RUN) slipway rehearse --stack dev --image "$$(cat build/demo/image.ref)" --format table
 	@echo "== pipeline: messy sample files -> contract-clean Parquet (an offline source: exit 3 expected)"
 	@SLIPWAY_HOME=build/demo/home $(RUN) slipway pipeline run --config pipelines/samples/pipeline.yaml \
 	  --out build/demo/pipeline; code=$$?; if [ $$code -ne 3 ]; then echo "expected exit 3, got $$code"; exit 1; fi
@@ -69,7 +80,7 @@ fmt: setup  ## format the code
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-test: check monitoring-tools  ## install everything and run the whole suite (slow integration tests included)
+test: check system-tools  ## install everything and run the whole suite (slow integration tests included)
 	$(RUN) slipway runbooks --check
 	$(RUN) pytest $(PYTEST_ARGS)
 

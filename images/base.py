@@ -100,7 +100,7 @@ def ensure_base(engine: Engine) -> BaseImage:
 
 def _bootstrap(mirror: str, tarball: Path) -> None:
     if shutil.which("mmdebstrap") is None:
-        raise UsageError("mmdebstrap is not installed (apt-get install mmdebstrap; `make setup-images` does it)")
+        raise UsageError("mmdebstrap is not installed (apt-get install mmdebstrap; `make system-tools` does it)")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     partial = tarball.with_suffix(".partial.tar")
     try:

@@ -41,7 +41,7 @@ class Engine:
         executable = shutil.which(backend)
         if executable is None:
             hint = "apt-get install podman runc" if backend == "podman" else "install Docker Engine"
-            raise UsageError(f"{backend} is not installed ({hint}; `make setup-images` does it for podman)")
+            raise UsageError(f"{backend} is not installed ({hint}; `make system-tools` does it for podman)")
         return cls(backend, executable)
 
     @property

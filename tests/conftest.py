@@ -56,7 +56,7 @@ def model_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage
     """keys generate → train → image build, in homes of its own; the image is removed afterwards
     (the base image and the layer cache stay: that is what makes the next build fast)."""
     if shutil.which("podman") is None:
-        pytest.fail("podman is not installed: `make test` installs it (make setup-images)")
+        pytest.fail("podman is not installed: `make test` installs it (make system-tools)")
     root = tmp_path_factory.mktemp("image")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")},

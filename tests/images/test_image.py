@@ -103,7 +103,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
     """Debian's docker-registry (the CNCF distribution registry) on loopback, storage in tmp_path."""
     binary = shutil.which("docker-registry")
     if binary is None:
-        pytest.fail("docker-registry is not installed: `make test` installs it (make setup-images)")
+        pytest.fail("docker-registry is not installed: `make test` installs it (make system-tools)")
     port = _free_port()
     config = tmp_path / "registry.yml"
     config.write_text(
