@@ -89,9 +89,11 @@ bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Check
 	$(RUN) python benchmarks/gate_bench.py $(if $(CHECKOV),--checkov)
 	$(RUN) python benchmarks/serve_bench.py
 	$(RUN) python benchmarks/pipeline_bench.py
+	$(RUN) python benchmarks/image_bench.py
 
-docs: setup  ## regenerate generated documentation (policies/RULES.md; runbooks, handoff guide, alert rules)
+docs: setup  ## regenerate generated files (policies/RULES.md, the Bento pins; runbooks, handoff guide, alert rules)
 	$(RUN) python -m policies.docs
+	$(RUN) python -m images.requirements
 	$(RUN) slipway runbooks
 
 clean:  ## remove build outputs and environments

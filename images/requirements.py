@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from slipway.errors import UsageError
+from slipway.generated import write_or_check
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 KIT_ONLY = (
@@ -104,16 +105,7 @@ def bento_requirements(project: Path = PROJECT_DIR) -> str:
 
 
 def main(argv: list[str]) -> int:
-    expected = bento_requirements()
-    if "--check" in argv:
-        current = BENTO_REQUIREMENTS.read_text(encoding="utf-8") if BENTO_REQUIREMENTS.exists() else ""
-        if current != expected:
-            print(f"{BENTO_REQUIREMENTS.relative_to(PROJECT_DIR)} is stale: run `python -m images.requirements`")
-            return 1
-        return 0
-    BENTO_REQUIREMENTS.write_text(expected, encoding="utf-8")
-    print(f"wrote {BENTO_REQUIREMENTS.relative_to(PROJECT_DIR)}")
-    return 0
+    return write_or_check(BENTO_REQUIREMENTS, bento_requirements(), "python -m images.requirements", argv)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from policies.exemptions import EXEMPTION_RULE
 from policies.k8s import POD_KINDS
 from policies.model import Rule
 from policies.rules import ALL_RULES
+from slipway.generated import write_or_check
 
 TARGET = Path(__file__).with_name("RULES.md")
 
@@ -63,16 +64,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET} is stale: run `python -m policies.docs`", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    return write_or_check(TARGET, render(), "python -m policies.docs", argv)
 
 
 if __name__ == "__main__":
