@@ -51,9 +51,11 @@ def build(
     from images.build import REPOSITORY, BuildRequest, build_image
     from images.engine import Engine
     from images.push import push
+    from slipway.progress import status
 
     engine = Engine.find(backend)
-    built = build_image(BuildRequest(tag=tag, base=base, model=model), engine)
+    with status("building the model-server image (the first base bootstrap takes ~20 s)"):
+        built = build_image(BuildRequest(tag=tag, base=base, model=model), engine)
     reference = built.reference
     summary = built.summary()
     if registry:

@@ -154,7 +154,10 @@ def rehearse_command(
     chosen = () if seeds == ("none",) else tuple(_seed(s) for s in (seeds or (DEFAULT_SEED,)))
     manifests = Manifests.read(manifests_dir)
     images = dict.fromkeys(manifests.kit_images(), image) if image else {}
-    result = rehearse(manifests, engine, Options(images=images, seeds=chosen, ready_timeout=ready_timeout))
+    from slipway.progress import status
+
+    with status(f"rehearsing {len(manifests.workloads)} workloads in podman"):
+        result = rehearse(manifests, engine, Options(images=images, seeds=chosen, ready_timeout=ready_timeout))
     summary = result.summary()
     if output_format == "table" or (output_format == "auto" and sys.stdout.isatty()):
         _table(summary)

@@ -153,7 +153,10 @@ def _create_args(workload: Workload, container: Obj, ctx: VolumeContext, options
     image = str(container.get("image"))
     local = options.images.get(image, image)
     if not ctx.engine.image_exists(local):
-        raise _Failed(f"image {image} is not in local storage (ErrImageNeverPull): build it or pass --image")
+        raise _Failed(
+            f"image {image} is not in local storage (ErrImageNeverPull): build and pin it with "
+            "`slipway image build --stack <stack>`, or rehearse another with --image"
+        )
     image_user = str((ctx.engine.inspect_image(local).get("Config") or {}).get("User") or "")
     security = SecurityContext.of(workload.pod, container)
     before, after = command_args(container)
