@@ -45,6 +45,7 @@ class BuildRequest:
     base: str | None = None
     project_dir: Path = field(default_factory=Path.cwd)
     model: str = "classifier:latest"
+    no_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,11 +227,11 @@ def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
     name = f"localhost/{REPOSITORY}:{tag}"
     key = build_key(project, model, base_ref, str(engine.inspect_image(base_ref).get("Id", "")))
     build_started = time.monotonic()
-    cached = _cached(engine, key)
+    cached = None if request.no_cache else _cached(engine, key)
     if cached is not None:
         engine.run(["tag", cached, name])
     else:
-        _build(engine, project, model, base_ref, name, tag, key)
+        _build(engine, project, model, base_ref, name, tag, key, no_cache=request.no_cache)
     build_seconds = time.monotonic() - build_started
     info = engine.inspect_image(name)
     digest = str(info.get("Digest") or "")
@@ -251,10 +252,14 @@ def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
     )
 
 
-def _build(engine: Engine, project: Path, model: ModelFacts, base_ref: str, name: str, tag: str, key: str) -> None:
+def _build(
+    engine: Engine, project: Path, model: ModelFacts, base_ref: str, name: str, tag: str, key: str, *, no_cache: bool
+) -> None:
     context = project / "build" / "image" / "context"
     stage_context(project, model, context)
     args = ["build", "--pull=never", "--file", str(context / "Containerfile"), "--tag", name]
+    if no_cache:
+        args.append("--no-cache")
     args += ["--build-arg", f"BASE={base_ref}"]
     args += ["--build-arg", f"NO_INSTALL={' '.join(f'--no-install-package {p}' for p in kit_only_packages(project))}"]
     cache = _uv_cache()

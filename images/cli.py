@@ -27,6 +27,7 @@ def image() -> None:
     help="Verify the registry's TLS (default: yes, except loopback registries).",
 )
 @click.option("--model", default="classifier:latest", show_default=True, help="Model tag in $BENTOML_HOME.")
+@click.option("--no-cache", is_flag=True, help="Rebuild every layer (the base image is still reused).")
 def build(
     tag: str | None,
     backend: Literal["podman", "docker"],
@@ -35,6 +36,7 @@ def build(
     registry: str | None,
     tls_verify: bool | None,
     model: str,
+    no_cache: bool,
 ) -> None:
     """Build the image and print its reference (name@sha256:...) as the last line.
 
@@ -55,7 +57,7 @@ def build(
 
     engine = Engine.find(backend)
     with status("building the model-server image (the first base bootstrap takes ~20 s)"):
-        built = build_image(BuildRequest(tag=tag, base=base, model=model), engine)
+        built = build_image(BuildRequest(tag=tag, base=base, model=model, no_cache=no_cache), engine)
     reference = built.reference
     summary = built.summary()
     if registry:

@@ -21,13 +21,15 @@ import yaml
 from slipway.errors import UsageError
 
 KEY_LINE = re.compile(r"^  (slipway:[A-Za-z0-9]+):(.*)$")
+PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:/._+=@-]*")  # written unquoted when YAML reads it back as is
 
 
 def _render(key: str, value: str) -> list[str]:
     if "\n" in value.strip():
         body = value if value.endswith("\n") else value + "\n"
         return [f"  slipway:{key}: |", *(f"    {line}" if line else "" for line in body.splitlines())]
-    return [f"  slipway:{key}: {json.dumps(value)}"]
+    plain = PLAIN.fullmatch(value) is not None and yaml.safe_load(value) == value
+    return [f"  slipway:{key}: {value if plain else json.dumps(value)}"]
 
 
 def _block_end(lines: list[str], start: int) -> int:
