@@ -335,6 +335,9 @@ def _observe(
                 due[probe.kind] = now + probe.period
         if now >= end and all(c[0] > 0 for c in counts.values()):
             break
+        if now >= end + 5 * max(p.period for p in watched):
+            failing = [k for k, c in counts.items() if c[0] == 0]
+            raise _Failed(f"{', '.join(failing)} probe never passed again after ready")
         time.sleep(max(0.05, min(due.values()) - time.monotonic()))
     for probe in watched:
         note = f"{counts[probe.kind][0]} passed ({probe.describe()}, every {probe.period:.0f} s)"
