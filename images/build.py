@@ -89,7 +89,6 @@ class BuiltImage:
     base_seconds: float
     build_seconds: float
     cached: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -106,9 +105,7 @@ class BuiltImage:
 
 def verified_model(tag: str) -> ModelFacts:
     """The model as the server will see it: verified against the configured public key first."""
-    import bentoml
-
-    from bentos.classifier.artifact import SIGNATURE_FILE, ArtifactRejected, load_verified
+    from bentos.classifier.artifact import ArtifactRejected, load_verified
     from slipway.signing import KeyStore
 
     keys = KeyStore.default()
@@ -116,8 +113,7 @@ def verified_model(tag: str) -> ModelFacts:
         model = load_verified(tag, public_key=keys.public_key_path)
     except ArtifactRejected as exc:
         raise UsageError(f"will not package an unverifiable model: {exc}") from None
-    signature = json.loads((Path(bentoml.models.get(model.tag).path) / SIGNATURE_FILE).read_text(encoding="utf-8"))
-    return ModelFacts(model.tag, model.digest, str(signature["signature"]), keys.public_pem())
+    return ModelFacts(model.tag, model.digest, model.signature, keys.public_pem())
 
 
 def _project(project_dir: Path) -> Path:
@@ -151,7 +147,8 @@ def _wheel(project: Path, into: Path) -> None:
         check=False,
     )
     if done.returncode != 0:
-        raise UsageError(f"cannot build the slipway wheel: {done.stderr.strip().splitlines()[-1:]}")
+        lines = done.stderr.strip().splitlines()
+        raise UsageError(f"cannot build the slipway wheel: {lines[-1] if lines else f'exit {done.returncode}'}")
 
 
 def stage_context(project: Path, model: ModelFacts, context: Path) -> None:
@@ -213,11 +210,10 @@ def _uv_cache() -> Path | None:
 
 
 def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
-    started = time.monotonic()
     project = _project(request.project_dir)
     model = verified_model(request.model)
     if request.base:
-        if not engine.image_exists(request.base):
+        if engine.find_image(request.base) is None:
             raise UsageError(f"base image {request.base} is not in local storage (load or pull it first)")
         base_ref, base_how, base_seconds = request.base, "given", 0.0
     else:
@@ -248,7 +244,6 @@ def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
         base_seconds=base_seconds,
         build_seconds=build_seconds,
         cached=cached is not None,
-        timings={"total": time.monotonic() - started},
     )
 
 

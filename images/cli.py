@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import click
+
+if TYPE_CHECKING:
+    from images.build import ModelFacts
 
 
 @click.group("image")
@@ -69,12 +72,10 @@ def build(
     click.echo(reference)
 
 
-def _pin_stack(stack: str, reference: str, model: object) -> Path:
-    from images.build import ModelFacts
+def _pin_stack(stack: str, reference: str, model: ModelFacts) -> Path:
     from infra.render import find_project_dir
     from infra.stack_file import set_stack_values
 
-    assert isinstance(model, ModelFacts)
     repository, digest = reference.split("@", 1)
     values = {
         "modelImageDigest": digest,

@@ -79,15 +79,22 @@ class Engine:
             raise EngineError(f"{self.backend} {' '.join(args[:1])} failed: {detail}")
         return done
 
-    def image_exists(self, ref: str) -> bool:
-        return self.run(["image", "inspect", ref], check=False).returncode == 0
-
-    def inspect_image(self, ref: str) -> dict[str, Any]:
+    def find_image(self, ref: str) -> dict[str, Any] | None:
+        """The image's inspect record, or None when it is not in local storage."""
         done = self.run(["image", "inspect", ref], check=False)
         if done.returncode != 0:
-            raise UsageError(f"image {ref} is not in the local {self.backend} storage (run `slipway image build`)")
+            return None
         found: list[dict[str, Any]] = json.loads(done.stdout)
         return found[0]
+
+    def image_exists(self, ref: str) -> bool:
+        return self.find_image(ref) is not None
+
+    def inspect_image(self, ref: str) -> dict[str, Any]:
+        info = self.find_image(ref)
+        if info is None:
+            raise UsageError(f"image {ref} is not in the local {self.backend} storage (run `slipway image build`)")
+        return info
 
     def labels(self, ref: str) -> dict[str, str]:
         info = self.inspect_image(ref)

@@ -86,6 +86,7 @@ class VerifiedModel:
     digest: str
     estimator: Any
     card: dict[str, Any]
+    signature: str = ""
 
 
 def bento_model_store(bento: Path) -> Any:
@@ -95,19 +96,25 @@ def bento_model_store(bento: Path) -> Any:
     return ModelStore(str(bento / "models"))
 
 
-def load_verified(
-    tag: str, *, public_key: Path, expected_digest: str | None = None, bento: Path | None = None
-) -> VerifiedModel:
-    """Find (in ``bento``'s models when given, else $BENTOML_HOME), verify and only then load the
-    artifact; raise ArtifactRejected with the reason."""
+def find_model(tag: str, bento: Path | None = None) -> Any:
+    """The stored model ``tag``: in ``bento``'s own model store when given, else in $BENTOML_HOME."""
     import bentoml
-    import joblib
 
     try:
-        model = bentoml.models.get(tag, _model_store=bento_model_store(bento)) if bento else bentoml.models.get(tag)
+        return bentoml.models.get(tag, _model_store=bento_model_store(bento)) if bento else bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         where = f"the image's Bento {bento}" if bento else "the model store"
         raise ArtifactRejected(f"model {tag} is not in {where} (run `slipway train`)") from None
+
+
+def load_verified(
+    tag: str, *, public_key: Path, expected_digest: str | None = None, bento: Path | None = None
+) -> VerifiedModel:
+    """Find (see ``find_model``), verify and only then load the artifact; raise ArtifactRejected
+    with the reason."""
+    import joblib
+
+    model = find_model(tag, bento)
     directory = Path(model.path)
     try:
         recorded = json.loads((directory / SIGNATURE_FILE).read_text(encoding="utf-8"))
@@ -132,7 +139,7 @@ def load_verified(
         raise ArtifactRejected(f"cannot verify model {model.tag}: {exc}") from None
     card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
     estimator = joblib.load(directory / "model.joblib")
-    return VerifiedModel(str(model.tag), model.tag.version or "", digest, estimator, card)
+    return VerifiedModel(str(model.tag), model.tag.version or "", digest, estimator, card, signature)
 
 
 def _fingerprint_or_unknown(path: Path) -> str:

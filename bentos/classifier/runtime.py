@@ -64,14 +64,13 @@ class ModelRuntime:
     @classmethod
     def start(cls, settings: ServerSettings, registry: CollectorRegistry) -> ModelRuntime:
         queue, queue_problem = None, None
-        try:
-            if settings.shared_review_store:
-                raise ReviewStoreUnavailable(
-                    "the PostgreSQL review store is configured but not built into this version"
-                )
-            queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
-        except (SlipwayError, ValueError) as exc:
-            queue_problem = str(exc)
+        if settings.shared_review_store:
+            queue_problem = "the PostgreSQL review store is configured but not built into this version"
+        else:
+            try:
+                queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
+            except (SlipwayError, ValueError) as exc:
+                queue_problem = str(exc)
         metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None)
         runtime = cls(settings, metrics, queue=queue, queue_problem=queue_problem)
         try:

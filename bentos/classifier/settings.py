@@ -54,7 +54,7 @@ class ServerSettings(BaseSettings):
 
     @property
     def shared_review_store(self) -> bool:
-        return bool(self.review_queue) and str(self.review_queue).startswith(("postgresql:", "postgres:"))
+        return (self.review_queue or "").startswith(("postgresql:", "postgres:"))
 
     def check_review_store(self) -> None:
         """Refuse a file-backed queue that more than one replica would each open as its own file."""

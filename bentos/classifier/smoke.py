@@ -28,14 +28,11 @@ def smoke_records(card: dict[str, Any]) -> list[dict[str, float]]:
 
 
 def main() -> int:
-    import bentoml
-
-    from bentos.classifier.artifact import bento_model_store
+    from bentos.classifier.artifact import find_model
     from bentos.classifier.settings import ServerSettings
 
     settings = ServerSettings()
-    store = bento_model_store(settings.bento) if settings.bento else None
-    model = bentoml.models.get(settings.model, _model_store=store) if store else bentoml.models.get(settings.model)
+    model = find_model(settings.model, settings.bento)
     card = json.loads((Path(model.path) / "card.json").read_text(encoding="utf-8"))
     json.dump({"records": smoke_records(card), "high_stakes": list(settings.high_stakes_labels)}, sys.stdout)
     return 0

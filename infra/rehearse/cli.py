@@ -8,10 +8,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from slipway.errors import UsageError
+
+if TYPE_CHECKING:  # the command imports its machinery lazily: `slipway --help` stays fast
+    from images.engine import Engine
 
 DEFAULT_SEED = "slipway-state:incoming=pipelines/samples/incoming"
 
@@ -41,13 +45,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def _render(stack: str, image: str | None, engine: object, out: Path) -> None:
+def _render(stack: str, image: str | None, engine: Engine, out: Path) -> None:
     """Render the stack into ``out``, with the image's model pins when --image names one."""
     from images.build import ModelFacts
-    from images.engine import Engine
     from infra.render import find_project_dir, render_stack, write_manifests
 
-    assert isinstance(engine, Engine)
     overrides: dict[str, str] = {}
     if image:
         facts = ModelFacts.from_labels(engine.labels(image))

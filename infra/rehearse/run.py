@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,21 +112,26 @@ def rehearse(manifests: Manifests, engine: Engine, options: Options | None = Non
     standins = StandIns()
     scratch = Path(tempfile.mkdtemp(prefix=f"slipway-rehearsal-{run_id}-"))
     scratch.chmod(0o755)
-    fs_groups = {w.pod.get("securityContext", {}).get("fsGroup") for w in manifests.workloads}
-    fs_group = next((g for g in fs_groups if g is not None), None)
-    ctx = VolumeContext(engine, scratch, run_id, manifests.config_maps, manifests.claims, standins, fs_group)
+    # seeded files get the fsGroup of the first workload that has one; each pod's own volumes get its own
+    first_fs_group = next((g for w in manifests.workloads if (g := _fs_group(w)) is not None), None)
+    ctx = VolumeContext(engine, scratch, run_id, manifests.config_maps, manifests.claims, standins, first_fs_group)
     results: list[WorkloadResult] = []
     try:
         for claim, relative, source in options.seeds:
             seed_claim(ctx, claim, relative, source)
         for workload in manifests.workloads:
-            results.append(_rehearse_workload(workload, ctx, options))
+            results.append(_rehearse_workload(workload, replace(ctx, fs_group=_fs_group(workload)), options))
     finally:
         engine.run(["rm", "--force", "--filter", f"label=dev.slipway.rehearsal={run_id}"], check=False)
         for volume in ctx.created_volumes:
             engine.run(["volume", "rm", "--force", volume], check=False)
         shutil.rmtree(scratch, ignore_errors=True)
     return RehearsalResult(results, standins.used)
+
+
+def _fs_group(workload: Workload) -> int | None:
+    group = (workload.pod.get("securityContext") or {}).get("fsGroup")
+    return None if group is None else int(group)
 
 
 def _rehearse_workload(workload: Workload, ctx: VolumeContext, options: Options) -> WorkloadResult:
@@ -152,12 +157,13 @@ def _rehearse_workload(workload: Workload, ctx: VolumeContext, options: Options)
 def _create_args(workload: Workload, container: Obj, ctx: VolumeContext, options: Options, name: str) -> list[str]:
     image = str(container.get("image"))
     local = options.images.get(image, image)
-    if not ctx.engine.image_exists(local):
+    info = ctx.engine.find_image(local)
+    if info is None:
         raise _Failed(
             f"image {image} is not in local storage (ErrImageNeverPull): build and pin it with "
             "`slipway image build --stack <stack>`, or rehearse another with --image"
         )
-    image_user = str((ctx.engine.inspect_image(local).get("Config") or {}).get("User") or "")
+    image_user = str((info.get("Config") or {}).get("User") or "")
     security = SecurityContext.of(workload.pod, container)
     before, after = command_args(container)
     args = [

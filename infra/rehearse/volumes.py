@@ -102,6 +102,10 @@ def _files(ctx: VolumeContext, volume: Obj, target: Path) -> None:
         _write(target / relative, data, int(item_mode) if item_mode is not None else mode, ctx.fs_group)
 
 
+def _mountpoint(ctx: VolumeContext, volume: str) -> Path:
+    return Path(ctx.engine.run(["volume", "inspect", "--format", "{{.Mountpoint}}", volume]).stdout.strip())
+
+
 def _claim_volume(ctx: VolumeContext, claim: str) -> str:
     if claim not in ctx.claims:
         raise VolumeProblem(
@@ -112,7 +116,7 @@ def _claim_volume(ctx: VolumeContext, claim: str) -> str:
         ctx.engine.run(["volume", "create", "--label", f"dev.slipway.rehearsal={ctx.run_id}", name])
         ctx.created_volumes.append(name)
         if ctx.fs_group is not None and os.geteuid() == 0:
-            mountpoint = Path(ctx.engine.run(["volume", "inspect", "--format", "{{.Mountpoint}}", name]).stdout.strip())
+            mountpoint = _mountpoint(ctx, name)
             os.chown(mountpoint, 0, ctx.fs_group)
             mountpoint.chmod(0o2775)
     return name
@@ -156,8 +160,7 @@ def volume_args(ctx: VolumeContext, pod: Obj, container: Obj, prefix: str) -> li
 def seed_claim(ctx: VolumeContext, claim: str, relative: str, source: Path) -> None:
     """Copy files into a claim before the workloads run (the sample data the pipeline job reads)."""
     name = _claim_volume(ctx, claim)
-    mountpoint = Path(ctx.engine.run(["volume", "inspect", "--format", "{{.Mountpoint}}", name]).stdout.strip())
-    target = mountpoint / relative
+    target = _mountpoint(ctx, name) / relative
     shutil.copytree(source, target, dirs_exist_ok=True)
     if ctx.fs_group is not None and os.geteuid() == 0:
         for path in (target, *target.rglob("*")):
