@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from slipway.contract import FEATURES
+from slipway.contract import load_contract
+
+CONTRACT = load_contract("wdbc")
 
 BIN = Path(sys.executable).parent
 
@@ -40,15 +42,14 @@ def generate(path: Path, rows: int, seed: int = 1, chunk: int = 1_000_000) -> No
             data: dict[str, object] = {"record_id": [f"r{i:09d}" for i in ids]}
             times = np.datetime64("2026-01-01T00:00:00") + rng.integers(0, 86400 * 30, size).astype("timedelta64[s]")
             data["event_time"] = np.datetime_as_string(times, unit="s")
-            for feature in FEATURES:
-                data[feature.name] = np.round(rng.uniform(feature.minimum, feature.maximum / 4, size), 4)
+            for feature in CONTRACT.features:
+                low, high = feature.range or (0.0, 1.0)
+                data[feature.name] = np.round(rng.uniform(low, high / 4, size), 4)
             frame = pl.DataFrame(data).with_columns(pl.col("event_time") + "Z")
             dirty = rng.random(size) < 0.05  # ~5 % of rows carry a value that cannot be coerced
+            first = CONTRACT.features[0].name
             frame = frame.with_columns(
-                pl.when(pl.Series(dirty))
-                .then(pl.lit("n/a?"))
-                .otherwise(pl.col("mean_radius").cast(pl.String))
-                .alias("mean_radius")
+                pl.when(pl.Series(dirty)).then(pl.lit("n/a?")).otherwise(pl.col(first).cast(pl.String)).alias(first)
             )
             frame.write_csv(out, include_header=start == 0)
 

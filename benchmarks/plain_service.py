@@ -13,8 +13,11 @@ from typing import Any
 import bentoml
 import joblib
 import numpy as np
+import polars as pl
 
-from slipway.contract import FEATURE_NAMES
+from slipway.contract import load_contract
+
+NAMES = load_contract(None).input_names
 
 
 @bentoml.service(name="plain", workers=1, traffic={"timeout": 30, "max_concurrency": 256})
@@ -25,6 +28,7 @@ class Plain:
 
     @bentoml.api(route="/predict")
     def predict(self, record: dict[str, Any]) -> dict[str, Any]:
-        row = np.asarray([[record[name] for name in FEATURE_NAMES]], dtype=np.float64)
-        probability = float(self.model.predict_proba(row)[0, 1])
-        return {"prediction": "malignant" if probability >= 0.5 else "benign", "probability": probability}
+        frame = pl.DataFrame({name: [record[name]] for name in NAMES})  # what every kit model is given
+        probabilities = self.model.predict_proba(frame)[0]
+        winner = int(np.argmax(probabilities))
+        return {"prediction": str(self.model.classes_[winner]), "confidence": float(probabilities[winner])}

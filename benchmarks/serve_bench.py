@@ -105,9 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.datasets import load_breast_cancer
 
-    from slipway.contract import FEATURE_NAMES
+    from slipway.contract import load_contract
 
-    records = [dict(zip(FEATURE_NAMES, row.tolist(), strict=True)) for row in load_breast_cancer().data]
+    names = load_contract("wdbc").input_names
+    records = [dict(zip(names, row.tolist(), strict=True)) for row in load_breast_cancer().data]
     work = Path(tempfile.mkdtemp(prefix="slipway-serve-bench-"))
     env = {**os.environ, "SLIPWAY_HOME": str(work / "home"), "BENTOML_HOME": str(work / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "true", "PYTHONPATH": str(PROJECT)}  # fmt: skip

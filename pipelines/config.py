@@ -2,6 +2,7 @@
 
 Minimal form (DESIGN.md)::
 
+    contract: contracts/wdbc.yaml   # optional; relative to this file, or an embedded name (default: wdbc)
     sources:
       - name: incoming          # unique; used in reports and checkpoints
         kind: files             # files | http | sql
@@ -46,6 +47,7 @@ class SourceConfig(BaseModel):
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    contract: str | None = None
     sources: list[SourceConfig] = Field(min_length=1)
     out: Path | None = None
 
@@ -75,4 +77,7 @@ def load_config(path: Path) -> PipelineConfig:
         for s in config.sources
     ]
     out = base / config.out if config.out is not None and not config.out.is_absolute() else config.out
-    return config.model_copy(update={"sources": sources, "out": out})
+    contract = config.contract
+    if contract is not None and not Path(contract).is_absolute() and (base / contract).exists():
+        contract = str(base / contract)
+    return config.model_copy(update={"sources": sources, "out": out, "contract": contract})

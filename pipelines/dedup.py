@@ -10,7 +10,7 @@ then key, so the output does not depend on which path was taken.
 
 Usage::
 
-    dedup = Deduplicator(scratch_dir)
+    dedup = Deduplicator(scratch_dir, key="record_id", time="event_time")   # the contract's fields
     dedup.add(frame)                 # any number of times
     for survivors in dedup.partitions():
         ...                          # write them
@@ -29,7 +29,6 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.reader import ROW
-from slipway.contract import EVENT_TIME, RECORD_KEY
 
 ORDER = ("__run", "__source", "__file", ROW)
 BUCKET = "__bucket"
@@ -49,8 +48,17 @@ def _this_runs_rows_by_source(frame: pl.DataFrame) -> dict[int, int]:
 
 
 class Deduplicator:
-    def __init__(self, scratch: Path, memory_rows: int | None = None, partition_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        scratch: Path,
+        *,
+        key: str,
+        time: str,
+        memory_rows: int | None = None,
+        partition_rows: int | None = None,
+    ) -> None:
         self.scratch = scratch
+        self.key, self.time = key, time
         self.memory_rows = memory_rows or MEMORY_ROWS
         self.partition_rows = partition_rows or PARTITION_ROWS
         self.buffered: list[pl.DataFrame] = []
@@ -64,7 +72,7 @@ class Deduplicator:
         if frame.height == 0:
             return
         self.produced.update(_this_runs_rows_by_source(frame))
-        self.buffered.append(frame.with_columns(bucket_of(pl.col(RECORD_KEY)).alias(BUCKET)))
+        self.buffered.append(frame.with_columns(bucket_of(pl.col(self.key)).alias(BUCKET)))
         self.buffered_rows += frame.height
         self.rows += frame.height
         if self.buffered_rows > self.memory_rows:
@@ -100,9 +108,9 @@ class Deduplicator:
 
     def _survivors(self, rows: pl.DataFrame) -> pl.DataFrame:
         # sort only the ordering columns, then gather the winners once (not the whole frame twice)
-        order = rows.select(BUCKET, RECORD_KEY, EVENT_TIME, *ORDER).with_row_index("__position")
-        order = order.sort([BUCKET, RECORD_KEY, EVENT_TIME, *ORDER])
-        last_of_key = pl.col(RECORD_KEY).ne_missing(pl.col(RECORD_KEY).shift(-1))
+        order = rows.select(BUCKET, self.key, self.time, *ORDER).with_row_index("__position")
+        order = order.sort([BUCKET, self.key, self.time, *ORDER])  # nulls first: an untimed row loses to a timed one
+        last_of_key = pl.col(self.key).ne_missing(pl.col(self.key).shift(-1))
         winners = rows[order.filter(last_of_key)["__position"]]
         self.kept.update(_this_runs_rows_by_source(winners))
         return winners

@@ -45,9 +45,9 @@ from pipelines.dedup import Deduplicator
 from pipelines.metrics import record_run
 from pipelines.reader import ROW, Batch, UnreadableFile
 from pipelines.sources import Resilience, SourceBroken, SourceDown, Unit, open_source
-from pipelines.transform import CONTRACT_COLUMNS, apply_contract, empty_valid
+from pipelines.transform import apply_contract, column_types, output_columns
 from slipway.audit import slipway_home
-from slipway.contract import LABEL
+from slipway.contract import load_contract
 from slipway.errors import UsageError
 from slipway.metrics_publish import publish
 from slipway.signing import KeyStore
@@ -68,10 +68,8 @@ def crash_point() -> None:
 
 
 PROVENANCE = ("_source", "_file", "_row")
-OUTPUT_COLUMNS = (*CONTRACT_COLUMNS, LABEL, *PROVENANCE)
 SCRATCH = ".scratch"  # spilled rows of the running merge; removed at the end and by the next run
 EXISTING_BATCH_ROWS = 131_072
-DICTIONARY = ("_source", "_file", LABEL)  # the columns with few distinct values
 EXIT_OK, EXIT_STALE, EXIT_FAILED = 0, 3, 4
 
 
@@ -149,9 +147,14 @@ class Pipeline:
     ) -> None:
         self.progress = progress or (lambda source, unit: None)
         self.config = config
+        self.contract = load_contract(config.contract)
+        self.columns = (*output_columns(self.contract), *PROVENANCE)
         self.out = out or config.out or slipway_home() / "pipeline"
         self.fernet = Fernet(_data_key())
         self.run_id = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+    def _deduplicator(self) -> Deduplicator:
+        return Deduplicator(self.out / SCRATCH, key=self.contract.key.field, time=self.contract.event_time.field)
 
     def _state(self, source: str) -> dict[str, Any]:
         path = self.out / "state" / f"{source}.json"
@@ -193,7 +196,7 @@ class Pipeline:
         started = datetime.datetime.now(datetime.UTC)
         self._clean_leftovers()
         reports = [SourceReport(s.name) for s in self.config.sources]
-        dedup = Deduplicator(self.out / SCRATCH)
+        dedup = self._deduplicator()
         states: dict[str, dict[str, Any]] = {}
         for index, (source, report) in enumerate(zip(self.config.sources, reports, strict=True)):
             state = self._state(source.name)
@@ -246,7 +249,7 @@ class Pipeline:
             for chunk, batch in enumerate(unit.batches()):
                 change.setdefault("format", batch.format)
                 change.setdefault("encoding", batch.encoding)
-                result = apply_contract(batch.frame)
+                result = apply_contract(batch.frame, self.contract)
                 renamed.update(result.renamed)
                 new_columns.update(dict.fromkeys(result.new_columns))
                 missing.update(dict.fromkeys(result.missing_columns))
@@ -277,9 +280,16 @@ class Pipeline:
     def _write_data(self, dedup: Deduplicator, reports: list[SourceReport]) -> None:
         """Merge this run's rows with the data already there; unchanged data is left alone."""
         target = self.out / "data" / DATA_FILE
+        schema = self._output_frame().to_arrow().schema
         if target.exists():
             if not dedup.rows:
                 return
+            existing_schema = pq.read_schema(target).remove_metadata()
+            if not existing_schema.equals(schema):
+                raise UsageError(
+                    f"{target} holds data of another contract than {self.contract.describe()}: "
+                    "give this contract its own output folder (--out)"
+                )
             for batch in pq.ParquetFile(target).iter_batches(batch_size=EXISTING_BATCH_ROWS):
                 existing = pl.from_arrow(batch)
                 assert isinstance(existing, pl.DataFrame)
@@ -293,18 +303,27 @@ class Pipeline:
                 )
 
         def write(temporary: Path) -> None:
-            schema = _output_frame().to_arrow().schema
             # uncompressed: measured floats barely compress, and encoding is the merge's largest cost;
             # use_dictionary takes a list of columns (documented) though pyarrow's stubs say bool
-            dictionary: Any = list(DICTIONARY)
+            dictionary: Any = list(self._dictionary_columns())
             with pq.ParquetWriter(temporary, schema, compression="none", use_dictionary=dictionary) as writer:
                 for survivors in dedup.partitions():
-                    writer.write_table(survivors.select(OUTPUT_COLUMNS).to_arrow().cast(schema))
+                    writer.write_table(survivors.select(self.columns).to_arrow().cast(schema))
 
         _atomic(target, write)
         for index, report in enumerate(reports):
             report.rows_out = dedup.kept[index]
             report.duplicates = dedup.produced[index] - dedup.kept[index]
+
+    def _output_frame(self) -> pl.DataFrame:
+        """An empty frame with the output's columns and types."""
+        types = {**column_types(self.contract), "_source": pl.String(), "_file": pl.String(), "_row": pl.Int64()}
+        return pl.DataFrame(schema=types).select(self.columns)
+
+    def _dictionary_columns(self) -> tuple[str, ...]:
+        """The columns with few distinct values: provenance, the label and categories."""
+        categories = tuple(f.name for f in self.contract.features if f.type in ("category", "bool"))
+        return ("_source", "_file", self.contract.label.field, *categories)
 
     def replay(self) -> dict[str, Any]:
         """Re-apply the (fixed) contract to quarantined rows; rows that now pass join the data.
@@ -315,7 +334,7 @@ class Pipeline:
         started = datetime.datetime.now(datetime.UTC)
         names = [s.name for s in self.config.sources]
         reports = {name: SourceReport(name) for name in names}
-        dedup = Deduplicator(self.out / SCRATCH)
+        dedup = self._deduplicator()
         for index, name in enumerate(names):
             for unit_index, path in enumerate(sorted((self.out / "quarantine" / name).glob("*.parquet"))):
                 stored = pl.read_parquet(path)
@@ -326,7 +345,7 @@ class Pipeline:
                 frame = raw.filter(pl.col(ROW).is_in(fixable["row"].to_list()))
                 if "line" in frame.columns:
                     frame = frame.drop("line")
-                result = apply_contract(frame)
+                result = apply_contract(frame, self.contract)
                 report = reports[name]
                 report.rows_in += fixable.height
                 report.quarantined += result.rejected.height
@@ -372,6 +391,7 @@ class Pipeline:
             "exit_code": exit_code,
             "totals": totals.as_dict(),
             "sources": {r.name: r.as_dict() for r in reports},
+            "contract": self.contract.summary(),
             "out": str(self.out),
         }
         encoded = json.dumps(document, indent=2).encode()
@@ -405,20 +425,6 @@ def _malformed(batch: Batch) -> pl.DataFrame:
             "line": [line for _, line, _ in batch.malformed],
         },
         schema={ROW: pl.Int64, "category": pl.String, "reason": pl.String, "line": pl.String},
-    )
-
-
-def _output_frame() -> pl.DataFrame:
-    """An empty frame with the output's columns and types."""
-    return (
-        empty_valid()
-        .drop(ROW)
-        .with_columns(
-            pl.lit(None, pl.String).alias("_source"),
-            pl.lit(None, pl.String).alias("_file"),
-            pl.lit(None, pl.Int64).alias("_row"),
-        )
-        .select(OUTPUT_COLUMNS)
     )
 
 

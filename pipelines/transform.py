@@ -1,14 +1,17 @@
-"""Apply the data contract to one batch: rename, coerce losslessly, validate, split good from bad.
+"""Apply a data contract to one batch: rename, coerce losslessly, validate, split good from bad.
 
-Vectorised with polars (no Python loop per row). Renamed columns are resolved through the
-contract's aliases; unknown columns are kept aside and reported; a missing required column
-quarantines the whole batch. Values are coerced only when nothing is lost (``"12.5"``,
-``"1,234.5"``; ``"N/A"``/empty → missing); anything else is ``bad_type``. Event times with offsets
-are normalised to UTC; times without an offset are taken as UTC.
+Vectorised with polars (no Python loop per row). Columns are matched to the contract's fields by
+name after its normalisation and through its aliases; unknown columns are kept aside and reported;
+a missing column that the contract requires quarantines the whole batch (an optional one is filled
+with its default, else left empty). Values are coerced only when nothing is lost (``"12.5"``,
+``"1,234.5"``, ``"3.0"`` for an int, ``yes``/``no`` for a bool, a category in any letter case;
+``"N/A"``/empty → missing); anything else is ``bad_type``, a number outside the range or a category
+outside the allowed values ``out_of_range``. Event times with offsets are normalised to UTC; times
+without an offset are taken as UTC.
 
 Usage::
 
-    result = apply_contract(batch.frame)
+    result = apply_contract(batch.frame, contract)
     result.valid       # canonical columns, typed, + __row (rows that needed coercion come last)
     result.rejected    # __row, category, reason (+ the raw values of the row)
 """
@@ -20,7 +23,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.reader import ROW
-from slipway.contract import EVENT_TIME, FEATURES, LABEL, LABELS, RECORD_KEY, canonical_name
+from slipway.columns import POLARS_TYPES
+from slipway.contract import FALSE_WORDS, TRUE_WORDS, Contract, Feature
 
 NULL_LIKE = ["", "n/a", "na", "null", "none", "nan", "-", "?"]
 THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
@@ -35,8 +39,7 @@ TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d",
 )
-CONTRACT_COLUMNS = (RECORD_KEY, EVENT_TIME, *(f.name for f in FEATURES))
-OPTIONAL_COLUMNS = (LABEL,)
+MISSING, BAD_TYPE, OUT_OF_RANGE = 1, 2, 3
 
 
 @dataclass
@@ -48,10 +51,24 @@ class ContractResult:
     missing_columns: list[str] = field(default_factory=list)
 
 
-def _canonical(column: str) -> str | None:
-    if column in (RECORD_KEY, EVENT_TIME, LABEL):
-        return column
-    return canonical_name(column)
+def checked_columns(contract: Contract) -> tuple[str, ...]:
+    """Key, event time and every feature: the columns validated on each row (the label is optional)."""
+    return (contract.key.field, contract.event_time.field, *(f.name for f in contract.features))
+
+
+def output_columns(contract: Contract) -> tuple[str, ...]:
+    return (*checked_columns(contract), contract.label.field)
+
+
+def column_types(contract: Contract) -> dict[str, pl.DataType]:
+    """The canonical column types of contract-clean data (what data/ holds and training reads)."""
+    types: dict[str, pl.DataType] = {
+        contract.key.field: pl.String(),
+        contract.event_time.field: pl.Datetime("us", "UTC"),
+    }
+    types.update({f.name: POLARS_TYPES[f.type] for f in contract.features})
+    types[contract.label.field] = pl.String()
+    return types
 
 
 def _text(name: str) -> pl.Expr:
@@ -65,6 +82,23 @@ def _number(name: str) -> pl.Expr:
     return cleaned.cast(pl.Float64, strict=False)
 
 
+def _whole(name: str) -> pl.Expr:
+    """An int only when the number is whole and finite (``"3.0"`` yes, ``"3.5"`` no)."""
+    number = _number(name)
+    return pl.when(number.is_finite() & (number == number.round(0))).then(number).otherwise(None).cast(pl.Int64)
+
+
+def _boolean(name: str) -> pl.Expr:
+    word = _text(name).str.to_lowercase()
+    return pl.when(word.is_in(list(TRUE_WORDS))).then(True).when(word.is_in(list(FALSE_WORDS))).then(False)
+
+
+def _category(name: str, feature: Feature) -> pl.Expr:
+    """The contract's spelling of the value (any letter case), null when it is not an allowed value."""
+    lookup = feature.category_lookup
+    return _text(name).str.to_lowercase().replace_strict(list(lookup), list(lookup.values()), default=None)
+
+
 def _parse_time(text: pl.Expr, fmt: str) -> pl.Expr:
     if "%:z" in fmt:
         return text.str.to_datetime(fmt, strict=False, time_unit="us").dt.convert_time_zone("UTC")
@@ -76,24 +110,58 @@ def _timestamp(name: str) -> pl.Expr:
     return pl.coalesce([_parse_time(text, fmt) for fmt in TIME_FORMATS])
 
 
-def apply_contract(frame: pl.DataFrame) -> ContractResult:
+def _careful(feature: Feature, column: str) -> pl.Expr:
+    """The lossless coercion of one feature column (null: missing or not coercible)."""
+    if feature.type == "float":
+        return _number(column)
+    if feature.type == "int":
+        return _whole(column)
+    if feature.type == "bool":
+        return _boolean(column)
+    if feature.type == "category":
+        return _category(column, feature)
+    return _text(column)
+
+
+def _plain(feature: Feature, column: str) -> pl.Expr | None:
+    """A cheap cast that, where it succeeds, gives what the careful coercion gives (numbers only)."""
+    if feature.type == "float":
+        return pl.col(column).cast(pl.Float64, strict=False)
+    if feature.type == "int":
+        return pl.col(column).cast(pl.Int64, strict=False)
+    return None
+
+
+def _match_columns(frame: pl.DataFrame, contract: Contract) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """canonical field → source column; renamed source → canonical; columns the contract does not know."""
+    source: dict[str, str] = {}
     renamed: dict[str, str] = {}
     new_columns: list[str] = []
-    mapping: dict[str, str] = {}
     for column in frame.columns:
         if column == ROW:
             continue
-        name = _canonical(column)
-        if name is None:
-            new_columns.append(column)
-        elif name in mapping.values():
-            new_columns.append(column)  # a second column for the same field: kept aside, never merged silently
-        else:
-            mapping[column] = name
-            if name != column:
-                renamed[column] = name
-    missing = [name for name in CONTRACT_COLUMNS if name not in mapping.values()]
+        name = contract.canonical_name(column)
+        if name is None or name in source:
+            new_columns.append(column)  # unknown, or a second column for a field: kept aside, never merged
+            continue
+        source[name] = column
+        if name != column:
+            renamed[column] = name
+    return source, renamed, new_columns
+
+
+def _required_columns(contract: Contract, metadata: bool) -> list[str]:
+    required = [f.name for f in contract.features if f.required]
+    if metadata:
+        required[:0] = [contract.key.field] + ([contract.event_time.field] if contract.event_time.required else [])
+    return required
+
+
+def apply_contract(frame: pl.DataFrame, contract: Contract, *, metadata: bool = True) -> ContractResult:
+    """``metadata=False`` (training data) checks features and label only: no key or event time needed."""
+    source, renamed, new_columns = _match_columns(frame, contract)
     raw_columns = [c for c in frame.columns if c != ROW]
+    missing = [name for name in _required_columns(contract, metadata) if name not in source]
     if missing:
         rejected = frame.select(
             pl.col(ROW),
@@ -101,40 +169,60 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
             pl.lit(f"column(s) missing: {', '.join(missing)}").alias("reason"),
             *[pl.col(c) for c in raw_columns],
         )
-        return ContractResult(empty_valid(), rejected, new_columns, renamed, missing)
-
-    source = {name: column for column, name in mapping.items()}
-    label = _text(source[LABEL]).str.to_lowercase() if LABEL in source else pl.lit(None, pl.String)
-    # 1. every typed value and "was something there" flag, computed once
-    materialised = _typed(frame, source, label)
-    # 2. one small integer code per field: 0 ok, 1 missing, 2 bad type, 3 out of range
-    by_name = {f.name: f for f in FEATURES}
-    codes = []
-    for name in CONTRACT_COLUMNS:
-        value, present = pl.col(name), pl.col(f"__present_{name}")
-        code = pl.when(~present).then(1).when(value.is_null()).then(2)
-        feature = by_name.get(name)
-        if feature is not None:
-            outside = (value < feature.minimum) | (value > feature.maximum) | value.is_infinite() | value.is_nan()
-            code = code.when(outside).then(3)
-        codes.append(code.otherwise(0).cast(pl.Int8).alias(f"__code_{name}"))
-    if LABEL in source:
-        bad_label = pl.col(LABEL).is_not_null() & ~pl.col(LABEL).is_in(list(LABELS))
-        codes.append(pl.when(bad_label).then(2).otherwise(0).cast(pl.Int8).alias(f"__code_{LABEL}"))
-    checked = materialised.with_columns(codes)
+        return ContractResult(empty_valid(contract), rejected, new_columns, renamed, missing)
+    absent = [name for name in output_columns(contract) if name not in source]
+    padded = frame.with_columns(pl.lit(None, pl.String).alias(f"__absent_{name}") for name in absent)
+    source.update({name: f"__absent_{name}" for name in absent})
+    checked = _with_codes(_typed(padded, source, contract), contract, metadata)
     code_columns = [c for c in checked.columns if c.startswith("__code_")]
     is_valid = pl.all_horizontal([pl.col(c) == 0 for c in code_columns])
-    valid = checked.filter(is_valid).select(ROW, *CONTRACT_COLUMNS, LABEL)
-    # 3. reasons only for the (few) rejected rows
-    bad = checked.filter(~is_valid)
-    categories = {1: "missing_required", 2: "bad_type", 3: "out_of_range"}
+    defaults = [
+        pl.col(f.name).fill_null(pl.lit(f.default, POLARS_TYPES[f.type]))
+        for f in contract.features
+        if f.default is not None
+    ]
+    valid = checked.filter(is_valid).with_columns(defaults).select(ROW, *output_columns(contract))
+    return ContractResult(valid, _rejected(frame, checked.filter(~is_valid), code_columns, raw_columns),
+                          new_columns, renamed, [])  # fmt: skip
+
+
+def _with_codes(typed: pl.DataFrame, contract: Contract, metadata: bool) -> pl.DataFrame:
+    """One small integer per field: 0 ok, 1 missing (and required), 2 bad type, 3 out of range."""
+    required = set(_required_columns(contract, metadata))
+    checked = checked_columns(contract) if metadata else tuple(f.name for f in contract.features)
+    codes = []
+    for name in checked:
+        value, present = pl.col(name), pl.col(f"__present_{name}")
+        feature = contract.by_name.get(name)
+        code = pl.when(~present & pl.lit(name in required)).then(MISSING).when(~present).then(0)
+        if feature is not None and feature.type == "category":
+            code = code.when(value.is_null()).then(OUT_OF_RANGE)
+        code = code.when(value.is_null()).then(BAD_TYPE)
+        if feature is not None and feature.type in ("float", "int") and feature.range is not None:
+            low, high = feature.range
+            outside = (value < low) | (value > high)
+            if feature.type == "float":
+                outside = outside | value.is_infinite() | value.is_nan()
+            code = code.when(outside).then(OUT_OF_RANGE)
+        elif feature is not None and feature.type == "float":
+            code = code.when(value.is_infinite() | value.is_nan()).then(OUT_OF_RANGE)
+        codes.append(code.otherwise(0).cast(pl.Int8).alias(f"__code_{name}"))
+    label = pl.col(contract.label.field)
+    bad_label = pl.col(f"__present_{contract.label.field}") & label.is_null()
+    codes.append(pl.when(bad_label).then(BAD_TYPE).otherwise(0).cast(pl.Int8).alias(f"__code_{contract.label.field}"))
+    return typed.with_columns(codes)
+
+
+def _rejected(frame: pl.DataFrame, bad: pl.DataFrame, code_columns: list[str], raw_columns: list[str]) -> pl.DataFrame:
+    """Reasons only for the (few) rejected rows, with the row's raw values."""
+    categories = {MISSING: "missing_required", BAD_TYPE: "bad_type", OUT_OF_RANGE: "out_of_range"}
     problems = [
         pl.when(pl.col(c) == code).then(pl.lit(f"{category}:{c.removeprefix('__code_')}"))
         for code, category in categories.items()
         for c in code_columns
     ]
     reasons = bad.select(pl.col(ROW), pl.concat_list(problems).list.drop_nulls().alias("__problems"))
-    rejected = (
+    return (
         reasons.select(
             pl.col(ROW),
             pl.col("__problems").list.first().str.split(":").list.first().alias("category"),
@@ -143,42 +231,62 @@ def apply_contract(frame: pl.DataFrame) -> ContractResult:
         .join(frame.filter(pl.col(ROW).is_in(reasons[ROW].implode())).select(ROW, *raw_columns), on=ROW, how="left")
         .sort(ROW)
     )
-    return ContractResult(valid, rejected, new_columns, renamed, [])
 
 
-def _typed(frame: pl.DataFrame, source: dict[str, str], label: pl.Expr) -> pl.DataFrame:
+def _label(contract: Contract, column: str) -> pl.Expr:
+    """The class a label value names (the contract's spelling), null when it names none."""
+    spellings = {c.casefold(): c for c in contract.classes}
+    spellings.update({k.casefold(): v for k, v in contract.label.values.items()})
+    return _text(column).str.to_lowercase().replace_strict(list(spellings), list(spellings.values()), default=None)
+
+
+def _typed(frame: pl.DataFrame, source: dict[str, str], contract: Contract) -> pl.DataFrame:
     """Typed values and presence flags. Most rows are clean, so the careful (and costly) coercion
     runs only on rows that a plain cast cannot type; a plain cast that succeeds with a finite value
     gives exactly what the careful path would.
     """
-    time_format = _likely_time_format(frame[source[EVENT_TIME]])
+    key, when = contract.key.field, contract.event_time.field
+    label = contract.label.field
+    time_format = _likely_time_format(frame[source[when]])
     plain_time = (
-        _parse_time(pl.col(source[EVENT_TIME]), time_format) if time_format else pl.lit(None, pl.Datetime("us", "UTC"))
+        _parse_time(pl.col(source[when]), time_format) if time_format else pl.lit(None, pl.Datetime("us", "UTC"))
     )
+    careful_values = {f.name: _careful(f, source[f.name]) for f in contract.features}
+    plain_values = {f.name: _plain(f, source[f.name]) for f in contract.features}
+    fast_columns = [name for name, expression in plain_values.items() if expression is not None]
+    other = [f.name for f in contract.features if f.name not in fast_columns]
     plain = frame.select(
         pl.col(ROW),
-        _text(source[RECORD_KEY]).alias(RECORD_KEY),
-        plain_time.alias(EVENT_TIME),
-        *[pl.col(source[f.name]).cast(pl.Float64, strict=False).alias(f.name) for f in FEATURES],
-        label.alias(LABEL),
+        _text(source[key]).alias(key),
+        plain_time.alias(when),
+        *[expression.alias(name) for name, expression in plain_values.items() if expression is not None],
     )
+    # an absent optional column is the same on every row: it sends no row down the careful path
+    given = [name for name in (key, when) if not source[name].startswith("__absent_")]
     clean = plain.select(
         pl.all_horizontal(
-            pl.col(EVENT_TIME).is_not_null(),
-            pl.col(RECORD_KEY).is_not_null(),
-            *[pl.col(f.name).is_finite().fill_null(False) for f in FEATURES],
+            pl.lit(True),
+            *[pl.col(name).is_not_null() for name in given],
+            *[pl.col(name).cast(pl.Float64).is_finite().fill_null(False) for name in fast_columns],
         )
     ).to_series()
-    fast = plain.filter(clean).with_columns(pl.lit(True).alias(f"__present_{name}") for name in CONTRACT_COLUMNS)
-    typed = {RECORD_KEY: _text(source[RECORD_KEY]), EVENT_TIME: _timestamp(source[EVENT_TIME])}
-    typed.update({f.name: _number(source[f.name]) for f in FEATURES})
+    shared = [  # computed the same way on both paths
+        *[careful_values[name].alias(name) for name in other],
+        _label(contract, source[label]).alias(label),
+        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in (*other, label)],
+    ]
+    fast = pl.concat([plain.filter(clean), frame.filter(clean).select(shared)], how="horizontal").with_columns(
+        pl.lit(name in given or name in fast_columns).alias(f"__present_{name}") for name in (key, when, *fast_columns)
+    )
     careful = frame.filter(~clean).select(
         pl.col(ROW),
-        *[typed[name].alias(name) for name in CONTRACT_COLUMNS],
-        label.alias(LABEL),
-        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in CONTRACT_COLUMNS],
+        _text(source[key]).alias(key),
+        _timestamp(source[when]).alias(when),
+        *[careful_values[name].alias(name) for name in fast_columns],
+        *shared,
+        *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in (key, when, *fast_columns)],
     )
-    return pl.concat([fast, careful])  # not re-sorted: deduplication orders rows by their position anyway
+    return pl.concat([fast, careful.select(fast.columns)])  # not re-sorted: deduplication orders rows by position
 
 
 def _likely_time_format(values: pl.Series) -> str | None:
@@ -193,8 +301,5 @@ def _likely_time_format(values: pl.Series) -> str | None:
     return best if hits[best] else None
 
 
-def empty_valid() -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {ROW: pl.Int64(), RECORD_KEY: pl.String(), EVENT_TIME: pl.Datetime("us", "UTC")}
-    schema.update({f.name: pl.Float64() for f in FEATURES})
-    schema[LABEL] = pl.String()
-    return pl.DataFrame(schema=schema)
+def empty_valid(contract: Contract) -> pl.DataFrame:
+    return pl.DataFrame(schema={ROW: pl.Int64(), **column_types(contract)})

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from slipway.contract import Contract
 from slipway.errors import SlipwayError
 from slipway.signing import KeyStore, SignatureInvalid, public_key_fingerprint, verify
 
 MODEL_NAME = "classifier"
+CARD_SCHEMA = 2  # what lifecycle.card writes
 SIGNED_FILES = ("model.joblib", "card.json")
 SIGNATURE_FILE = "signature.json"
 
@@ -140,6 +142,23 @@ def load_verified(
     card = json.loads((directory / "card.json").read_text(encoding="utf-8"))
     estimator = joblib.load(directory / "model.joblib")
     return VerifiedModel(str(model.tag), model.tag.version or "", digest, estimator, card, signature)
+
+
+def check_card(model: VerifiedModel, contract: Contract) -> None:
+    """Refuse a model made for another contract (or by a kit whose card the server cannot read)."""
+    card = model.card
+    if card.get("schema") != CARD_SCHEMA:
+        raise ArtifactRejected(
+            f"model {model.tag} has a card of schema {card.get('schema')}, this server reads schema {CARD_SCHEMA}: "
+            "retrain it (slipway train)"
+        )
+    recorded = card.get("contract", {})
+    if recorded.get("digest") != contract.digest:
+        raise ArtifactRejected(
+            f"model {model.tag} was made for contract {recorded.get('name')} v{recorded.get('version')} "
+            f"({str(recorded.get('digest'))[:19]}…), but this server serves {contract.describe()}: serve it with "
+            "that contract (SLIPWAY_CONTRACT) or train a model on this one"
+        )
 
 
 def _fingerprint_or_unknown(path: Path) -> str:

@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from slipway.contract import FEATURE_NAMES
+from slipway.contract import load_contract
+
+FEATURE_NAMES = load_contract("wdbc").input_names
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 
@@ -126,7 +128,7 @@ def main() -> None:
             if response.status_code == 200:
                 r = body["results"][0]
                 reasons = ", ".join(r["reasons"]) or "-"
-                outcome = f"{r['prediction']} p={r['probability']:.3f} -> {r['decision']} ({reasons})"
+                outcome = f"{r['prediction']} p={r['confidence']:.3f} -> {r['decision']} ({reasons})"
             else:
                 errors = body.get("errors") or body.get("detail") or body.get("error")
                 outcome = f"rejected: {json.dumps(errors)[:80]}"

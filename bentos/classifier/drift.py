@@ -1,42 +1,58 @@
 """Drift: how far live inputs and predictions have moved from the training reference.
 
-The reference (computed at training and stored in the model card) gives each feature ten
-quantile bins and the share of training data in each. The live monitor keeps a sliding window of
-recent observations per feature and reports the Population Stability Index per feature and for
-the predicted probability once the window holds enough samples. The batch report adds the
-two-sample Kolmogorov-Smirnov test against the stored reference sample.
+The reference (computed at training and stored in the model card) describes each model input:
+
+- a number (``float``, ``int``, ``bool`` as 0/1): ten quantile bins of the training values, the
+  share of training data in each, and one more bin for missing values;
+- a category: the share of each value seen in training, then an ``unseen`` bin (values the
+  training data never had, which is 0 in training and counts every such value live), then a
+  ``missing`` bin.
+
+Predictions: ten probability bins per class. The live monitor keeps a sliding window of recent
+observations and reports the Population Stability Index per feature, and for predictions the mean
+PSI over the classes, once the window holds enough samples. The batch report adds the two-sample
+Kolmogorov-Smirnov test for numbers against the stored reference sample.
 
 PSI = Σ (aᵢ - eᵢ) · ln(aᵢ / eᵢ), the symmetric KL divergence of the two binned distributions, with
 empty bins smoothed by ``EPSILON``. Rule of thumb: < 0.1 stable, 0.1-0.25 moderate, > 0.25 drifted.
 
 Usage::
 
-    reference = feature_reference(training_matrix, FEATURE_NAMES)          # at training
-    monitor = DriftMonitor(card["drift"], metrics, names=FEATURE_NAMES, window=500, min_samples=100)
-    monitor.observe(rows, probabilities)                                    # per request
+    reference = feature_reference(training_frame, contract)                  # at training
+    monitor = DriftMonitor(card["drift"], metrics, names=contract.input_names, window=500, min_samples=100)
+    monitor.observe(frame, probabilities)                                     # per request
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from slipway.contract import Contract
 
 EPSILON = 1e-4
 BINS = 10
 PROBABILITY_EDGES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 DRIFTED = 0.25
+MISSING_EDGE = sys.float_info.max  # live numbers: missing is +inf, the only value above this edge
 
 FloatArray = npt.NDArray[np.float64]
 
 
 def bin_edges(values: FloatArray, bins: int = BINS) -> list[float]:
     """Inner edges of ``bins`` quantile bins (duplicates removed for discrete features)."""
+    if len(values) == 0:
+        return []
     quantiles = np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])
     return sorted({float(q) for q in quantiles})
 
@@ -63,17 +79,69 @@ def ks(sample: FloatArray, reference: FloatArray) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
-def feature_reference(matrix: FloatArray, names: Sequence[str]) -> dict[str, Any]:
-    features = {}
-    for index, name in enumerate(names):
-        column = matrix[:, index]
-        edges = bin_edges(column)
-        features[name] = {"edges": edges, "expected": proportions(column, edges).tolist()}
+def numeric_shares(values: FloatArray, edges: Sequence[float]) -> FloatArray:
+    """Shares of the bins, then of missing values (NaN), over all values."""
+    present = values[~np.isnan(values)]
+    counts = np.append(proportions(present, edges) * len(present), len(values) - len(present))
+    return counts / len(values) if len(values) else counts
+
+
+def category_shares(values: Sequence[Any], categories: Sequence[str]) -> FloatArray:
+    """Shares of each category, then of unseen values, then of missing ones."""
+    index = {value: i for i, value in enumerate(categories)}
+    counts = np.zeros(len(categories) + 2)
+    for value in values:
+        counts[len(categories) + 1 if value is None else index.get(value, len(categories))] += 1
+    return counts / len(values) if len(values) else counts
+
+
+def feature_reference(frame: pl.DataFrame, contract: Contract) -> dict[str, Any]:
+    """Per model input: bins (numbers) or categories, and the training shares."""
+    features: dict[str, Any] = {}
+    for feature in contract.inputs:
+        column = frame[feature.name]
+        if feature.numeric:
+            values = column.cast(float).to_numpy().astype(np.float64)
+            edges = bin_edges(values[~np.isnan(values)])
+            features[feature.name] = {"kind": "numeric", "edges": edges,
+                                      "expected": numeric_shares(values, edges).tolist()}  # fmt: skip
+        else:
+            seen = sorted({v for v in column.to_list() if v is not None})
+            features[feature.name] = {"kind": "category", "values": seen,
+                                      "expected": category_shares(column.to_list(), seen).tolist()}  # fmt: skip
     return {"features": features}
 
 
-def prediction_reference(probabilities: FloatArray) -> dict[str, Any]:
-    return {"edges": PROBABILITY_EDGES, "expected": proportions(probabilities, PROBABILITY_EDGES).tolist()}
+def prediction_reference(probabilities: FloatArray, classes: Sequence[str]) -> dict[str, Any]:
+    return {
+        "classes": list(classes),
+        "edges": PROBABILITY_EDGES,
+        "expected": [proportions(probabilities[:, i], PROBABILITY_EDGES).tolist() for i in range(len(classes))],
+    }
+
+
+def live_edges(spec: dict[str, Any]) -> list[float]:
+    """Edges that bin an encoded live value (see ``encode``) into the reference's bins."""
+    if spec["kind"] == "numeric":
+        return [*spec["edges"], MISSING_EDGE]
+    return [i + 0.5 for i in range(len(spec["values"]) + 1)]
+
+
+def encode(frame: pl.DataFrame, names: Sequence[str], reference: dict[str, Any]) -> FloatArray:
+    """One float per value: numbers as they are (missing = +inf), categories as their index in the
+    reference (unseen = len(values), missing = len(values) + 1)."""
+    columns = []
+    for name in names:
+        spec = reference["features"][name]
+        column = frame[name]
+        if spec["kind"] == "numeric":
+            values = column.cast(float).to_numpy().astype(np.float64)
+            columns.append(np.where(np.isnan(values), np.inf, values))
+        else:
+            index = {value: float(i) for i, value in enumerate(spec["values"])}
+            unseen, missing = float(len(index)), float(len(index) + 1)
+            columns.append(np.array([missing if v is None else index.get(v, unseen) for v in column.to_list()]))
+    return np.column_stack(columns) if columns else np.zeros((frame.height, 0))
 
 
 class DriftGauges(Protocol):
@@ -127,26 +195,30 @@ class DriftMonitor:
         min_samples: int = 100,
         publish_every: float = 1.0,
     ) -> None:
-        """``names``: the feature of each column of the rows given to ``observe`` (model input order);
-        gauges are recomputed at most every ``publish_every`` seconds (PSI over 30 features per request
-        would cost more than the prediction)."""
+        """``names``: the features observed (the model inputs); gauges are recomputed at most every
+        ``publish_every`` seconds (PSI over 30 features per request would cost more than the prediction)."""
         if min_samples > window:
             raise ValueError("min_samples must not exceed the window")
         self.reference = reference
         self.gauges = gauges
         self.min_samples = min_samples
         self.names = list(names)
-        self._bins = [len(reference["features"][name]["edges"]) + 1 for name in self.names]
-        self._features = _WindowedHistograms([reference["features"][name]["edges"] for name in self.names], window)
-        self._predictions = _WindowedHistograms([reference["prediction"]["edges"]], window)
+        specs = [reference["features"][name] for name in self.names]
+        self._expected = [spec["expected"] for spec in specs]
+        self._features = _WindowedHistograms([live_edges(spec) for spec in specs], window)
+        predictions = reference["prediction"]
+        self._classes = len(predictions["expected"])
+        self._predictions = _WindowedHistograms([predictions["edges"]] * self._classes, window)
         self._lock = threading.Lock()
         self._publish_every = publish_every
         self._published = float("-inf")
 
-    def observe(self, rows: FloatArray, probabilities: FloatArray) -> None:
+    def observe(self, frame: pl.DataFrame, probabilities: FloatArray) -> None:
+        """``probabilities``: shape (n, classes), in the order of the reference's classes."""
+        encoded = encode(frame, self.names, self.reference)
         with self._lock:
-            self._features.add(rows)
-            self._predictions.add(probabilities.reshape(-1, 1))
+            self._features.add(encoded)
+            self._predictions.add(probabilities)
             samples = len(self._predictions.recent)
             self.gauges.set_window(samples)
             now = time.monotonic()
@@ -159,13 +231,14 @@ class DriftMonitor:
 
     def _feature_psi(self) -> dict[str, float]:
         return {
-            name: psi(self.reference["features"][name]["expected"], self._features.shares(index, self._bins[index]))
-            for index, name in enumerate(self.names)
+            name: psi(expected, self._features.shares(index, len(expected)))
+            for index, (name, expected) in enumerate(zip(self.names, self._expected, strict=True))
         }
 
     def _prediction_psi(self) -> float:
         expected = self.reference["prediction"]["expected"]
-        return psi(expected, self._predictions.shares(0, len(expected)))
+        values = [psi(e, self._predictions.shares(i, len(e))) for i, e in enumerate(expected)]
+        return float(np.mean(values))
 
     def snapshot(self) -> dict[str, Any]:
         """Current PSI values (None below the minimum sample count)."""

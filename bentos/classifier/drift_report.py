@@ -1,13 +1,14 @@
 """`slipway drift report DATA`: batch drift of a data file against the served model's reference.
 
-For every contract feature: PSI against the training bins and the two-sample Kolmogorov-Smirnov
-test against the training sample; a feature drifts when PSI > 0.25 or KS p < 0.01 (with at least
-``MIN_ROWS`` rows). Writes ``drift.json`` and one PNG chart (reference vs current histogram) per
-drifted feature.
+For every model input of the contract: PSI against the training bins (numbers, with missing values
+as their own bin) or the training categories (with values training never had counted as
+``unseen``), and for numbers the two-sample Kolmogorov-Smirnov test against the training sample. A
+feature drifts when PSI > 0.25 or KS p < 0.01 (with at least ``MIN_ROWS`` rows). Writes
+``drift.json`` and one PNG chart (reference vs current) per drifted feature.
 
 Usage::
 
-    report = drift_report(Path("data.parquet"), card, Path("reports/drift"))
+    report = drift_report(Path("data.parquet"), card, contract, Path("reports/drift"))
 """
 
 from __future__ import annotations
@@ -18,64 +19,78 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from bentos.classifier.drift import DRIFTED, ks, proportions, psi
-from slipway.contract import FEATURE_NAMES, canonical_name
+from bentos.classifier.drift import DRIFTED, category_shares, ks, numeric_shares, psi
+from slipway.contract import Contract
 from slipway.errors import UsageError
 
 KS_ALPHA = 0.01
 MIN_ROWS = 30
 
 
-def read_features(path: Path) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """Contract features of a CSV or Parquet file (aliases accepted); rows with a missing value dropped."""
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+def read_inputs(path: Path, contract: Contract) -> pl.DataFrame:
+    """The contract's model inputs of a data file (the pipeline's output, or any file it reads),
+    checked as the pipeline checks them; rows the contract rejects are left out."""
+    from pipelines.reader import UnreadableFile, read_file
+    from pipelines.transform import apply_contract
 
     try:
-        table = pq.read_table(path) if path.suffix in (".parquet", ".pq") else pacsv.read_csv(path)
+        batch = read_file(path)
     except FileNotFoundError:
         raise UsageError(f"no such data file: {path}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, UnreadableFile) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
-    columns = {canonical_name(c): c for c in table.column_names if canonical_name(c)}
-    missing = [name for name in FEATURE_NAMES if name not in columns]
-    if missing:
-        raise UsageError(f"{path} lacks contract feature column(s): {', '.join(missing)}")
-    try:
-        matrix = np.column_stack([np.asarray(table[columns[n]].to_pylist(), dtype=np.float64) for n in FEATURE_NAMES])
-    except (TypeError, ValueError):
-        raise UsageError(f"{path}: feature columns must be numeric (run the pipeline first)") from None
-    return matrix[~np.isnan(matrix).any(axis=1)]
+    result = apply_contract(batch.frame, contract, metadata=False)
+    if result.missing_columns:
+        raise UsageError(f"{path} lacks contract column(s): {', '.join(result.missing_columns)}")
+    return result.valid.select(contract.input_names)
 
 
-def drift_report(data: Path, card: dict[str, Any], out: Path, *, model: str = "") -> dict[str, Any]:
-    matrix = read_features(data)
-    if len(matrix) < MIN_ROWS:
-        raise UsageError(f"{data} has {len(matrix)} complete rows; a drift report needs at least {MIN_ROWS}")
+def drift_report(data: Path, card: dict[str, Any], contract: Contract, out: Path, *, model: str = "") -> dict[str, Any]:
+    frame = read_inputs(data, contract)
+    if frame.height < MIN_ROWS:
+        raise UsageError(f"{data} has {frame.height} usable rows; a drift report needs at least {MIN_ROWS}")
     reference = card["drift"]
     features: dict[str, Any] = {}
-    for index, name in enumerate(FEATURE_NAMES):
-        column = matrix[:, index]
+    for name in card["features"]:
         spec = reference["features"][name]
-        value_psi = psi(spec["expected"], proportions(column, spec["edges"]))
-        statistic, p_value = ks(column, np.asarray(reference["sample"][name]))
-        features[name] = {
-            "psi": round(value_psi, 6),
-            "ks_statistic": round(statistic, 6),
-            "ks_pvalue": p_value,
-            "drifted": bool(value_psi > DRIFTED or p_value < KS_ALPHA),
-            "current_mean": float(column.mean()),
-            "reference_mean": float(np.mean(reference["sample"][name])),
-        }
+        if spec["kind"] == "numeric":
+            values = frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            value_psi = psi(spec["expected"], numeric_shares(values, spec["edges"]))
+            present = values[~np.isnan(values)]
+            sample = np.asarray(reference["sample"][name])
+            statistic, p_value = ks(present, sample) if len(present) else (float("nan"), 1.0)
+            features[name] = {
+                "kind": "numeric",
+                "psi": round(value_psi, 6),
+                "ks_statistic": round(statistic, 6),
+                "ks_pvalue": p_value,
+                "drifted": bool(value_psi > DRIFTED or p_value < KS_ALPHA),
+                "current_mean": float(present.mean()) if len(present) else None,
+                "reference_mean": float(sample.mean()),
+                "missing_share": float(1 - len(present) / len(values)),
+            }
+        else:
+            current = frame[name].to_list()
+            shares = category_shares(current, spec["values"])
+            value_psi = psi(spec["expected"], shares)
+            features[name] = {
+                "kind": "category",
+                "psi": round(value_psi, 6),
+                "drifted": bool(value_psi > DRIFTED),
+                "shares": dict(zip([*spec["values"], "(unseen)", "(missing)"], shares.round(6).tolist(), strict=True)),
+                "unseen_values": sorted({v for v in current if v is not None and v not in spec["values"]}),
+            }
     drifted = [name for name, f in features.items() if f["drifted"]]
     out.mkdir(parents=True, exist_ok=True)
-    charts = {name: str(_chart(name, matrix[:, FEATURE_NAMES.index(name)], reference, out)) for name in drifted}
+    charts = {name: str(_chart(name, frame[name], reference["features"][name], reference, out)) for name in drifted}
     report = {
         "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "data": str(data),
-        "rows": len(matrix),
+        "rows": frame.height,
         "model": model,
+        "contract": contract.summary(),
         "thresholds": {"psi": DRIFTED, "ks_alpha": KS_ALPHA},
         "drifted": drifted,
         "features": features,
@@ -85,20 +100,29 @@ def drift_report(data: Path, card: dict[str, Any], out: Path, *, model: str = ""
     return report
 
 
-def _chart(name: str, current: np.ndarray[Any, Any], reference: dict[str, Any], out: Path) -> Path:
+def _chart(name: str, current: pl.Series, spec: dict[str, Any], reference: dict[str, Any], out: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sample = np.asarray(reference["sample"][name])
-    bins = np.histogram_bin_edges(np.concatenate([sample, current]), bins=30).tolist()
     figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
-    axes.hist(sample, bins=bins, density=True, alpha=0.55, label="training reference")
-    axes.hist(current, bins=bins, density=True, alpha=0.55, label="current data")
+    if spec["kind"] == "numeric":
+        sample = np.asarray(reference["sample"][name])
+        values = current.cast(pl.Float64).drop_nulls().to_numpy()
+        bins = np.histogram_bin_edges(np.concatenate([sample, values]), bins=30).tolist()
+        axes.hist(sample, bins=bins, density=True, alpha=0.55, label="training reference")
+        axes.hist(values, bins=bins, density=True, alpha=0.55, label="current data")
+        axes.set_xlabel(name)
+        axes.set_ylabel("density")
+    else:
+        labels = [*spec["values"], "(unseen)", "(missing)"]
+        positions = np.arange(len(labels))
+        axes.bar(positions - 0.2, spec["expected"], width=0.4, label="training reference")
+        axes.bar(positions + 0.2, category_shares(current.to_list(), spec["values"]), width=0.4, label="current data")
+        axes.set_xticks(positions, labels, rotation=30, ha="right")
+        axes.set_ylabel("share")
     axes.set_title(f"{name}: drift against the training reference")
-    axes.set_xlabel(name)
-    axes.set_ylabel("density")
     axes.legend()
     figure.tight_layout()
     path = out / f"drift-{name}.png"

@@ -18,7 +18,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
@@ -47,7 +47,14 @@ class _QueueCollector(Collector):
 
 
 class ServiceMetrics:
-    def __init__(self, registry: CollectorRegistry, *, queue_depth: Callable[[], tuple[int, float]] | None = None):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        queue_depth: Callable[[], tuple[int, float]] | None = None,
+        classes: Sequence[str] = (),
+    ):
+        """``classes``: the contract's classes (their per-class counters start at 0)."""
         self.registry = registry
         self.predictions = Counter(
             "slipway_predictions_total",
@@ -57,6 +64,14 @@ class ServiceMetrics:
         )
         for decision in DECISIONS:
             self.predictions.labels(decision=decision)
+        self.predicted_classes = Counter(
+            "slipway_predicted_class_total",
+            "Records answered by the model server, by the class it predicted (whatever the routing decision).",
+            ["predicted_class"],
+            registry=registry,
+        )
+        for label in classes:
+            self.predicted_classes.labels(predicted_class=label)
         self.reasons = Counter(
             "slipway_routing_reasons_total",
             "Records routed to review, by reason (a record can have several).",
@@ -93,7 +108,8 @@ class ServiceMetrics:
         )
         self.prediction_psi = Gauge(
             "slipway_prediction_psi",
-            "Population Stability Index of the predicted probability over the live window against calibration.",
+            "Population Stability Index of the predicted class probabilities over the live window against "
+            "calibration (the mean over the classes).",
             registry=registry,
             multiprocess_mode="mostrecent",
         )

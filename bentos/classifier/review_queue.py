@@ -8,9 +8,9 @@ never feature values.
 
 Usage::
 
-    queue = ReviewQueue(Path(".slipway/review/queue.db"), key)
-    review_id = queue.enqueue(request_id, 0, features={...}, prediction="malignant", ...)
-    queue.resolve(review_id, label="benign", reviewer="dr.a", note="reviewed slides")
+    queue = ReviewQueue(Path(".slipway/review/queue.db"), key, contract=contract)
+    review_id = queue.enqueue(request_id, 0, features={...}, prediction=contract.classes[0], ...)
+    queue.resolve(review_id, label=contract.classes[1], reviewer="dr.a", note="reviewed slides")
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 from slipway.audit import AuditTrail
-from slipway.contract import LABELS
+from slipway.contract import Contract
 from slipway.errors import SlipwayError, UsageError
 
 SCHEMA = """
@@ -122,8 +122,11 @@ BACKUP_AUDIT = "reviews.audit.jsonl"
 
 
 class ReviewQueue:
-    def __init__(self, path: Path, key: bytes, *, audit: AuditTrail | None = None) -> None:
+    def __init__(self, path: Path, key: bytes, *, contract: Contract, audit: AuditTrail | None = None) -> None:
+        """``contract``: its classes are the labels a reviewer may give; its key and label field name the
+        columns of exported records."""
         self.path = path
+        self.contract = contract
         self._fernet = Fernet(key)
         self.audit = audit or AuditTrail.for_name("reviews")
         self._local = threading.local()
@@ -219,7 +222,7 @@ class ReviewQueue:
         request_id: str,
         item: int,
         *,
-        features: dict[str, float],
+        features: dict[str, Any],
         prediction: str,
         probability: float,
         reasons: list[str],
@@ -331,15 +334,15 @@ class ReviewQueue:
             ).fetchall()
         return [self._item(row) for row in rows]
 
-    def get(self, review_id: str) -> tuple[ReviewItem, dict[str, float], str | None]:
+    def get(self, review_id: str) -> tuple[ReviewItem, dict[str, Any], str | None]:
         """The item, its decrypted features and note."""
         with self._connect() as db:
             row = self._row(db, review_id)
         return self._item(row), self._decrypt(row["payload"]), self._decrypt_note(row["note"])
 
     def resolve(self, review_id: str, *, label: str, reviewer: str, note: str = "") -> ReviewItem:
-        if label not in LABELS:
-            raise ReviewConflict(f"label must be one of {list(LABELS)}")
+        if label not in self.contract.classes:
+            raise ReviewConflict(f"label must be one of {list(self.contract.classes)}")
         if not reviewer.strip():
             raise ReviewConflict("reviewer is required")
         with self._connect() as db:
@@ -376,11 +379,15 @@ class ReviewQueue:
             db.row_factory = sqlite3.Row
             rows = db.execute("SELECT * FROM reviews WHERE status = 'resolved' ORDER BY resolved, review_id").fetchall()
         for row in rows:
-            yield {"record_id": row["review_id"], **self._decrypt(row["payload"]), "diagnosis": row["label"]}
+            yield {
+                self.contract.key.field: row["review_id"],
+                **self._decrypt(row["payload"]),
+                self.contract.label.field: row["label"],
+            }
 
-    def _decrypt(self, blob: bytes) -> dict[str, float]:
+    def _decrypt(self, blob: bytes) -> dict[str, Any]:
         try:
-            data: dict[str, float] = json.loads(self._fernet.decrypt(blob))
+            data: dict[str, Any] = json.loads(self._fernet.decrypt(blob))
         except InvalidToken:
             raise ReviewStoreUnavailable("a review record cannot be decrypted with the configured key") from None
         return data

@@ -1,42 +1,56 @@
 """Decision routing: when the model may decide alone, and when a person must.
 
-A prediction is decided automatically only when none of these holds:
+The prediction is the class with the highest calibrated probability; its probability is the
+confidence. A prediction is decided automatically only when none of these holds:
 
-- ``low_confidence``: the calibrated probability of the predicted label is below the confidence
-  threshold recorded at training (``thresholds.confidence``);
-- ``out_of_distribution``: the record's mean squared standardised distance from the training data
-  exceeds the training set's 99.5th percentile (``thresholds.ood_distance``);
-- ``high_stakes``: the predicted label is one the deployment marks as high-stakes (default:
-  ``malignant`` — a cancer finding is always confirmed by a person).
+- ``low_confidence``: the confidence is below the threshold recorded at training
+  (``thresholds.confidence``, from the contract's ``confidence_threshold``);
+- ``out_of_distribution``: the record is unlike the training data: the mean squared standardised
+  distance of its numbers exceeds the training set's 99.5th percentile (``thresholds.ood_distance``),
+  or a number lies outside the range seen in training, or a category value never occurred in
+  training; ``unusual_features`` names which;
+- ``high_stakes``: the predicted class is one the contract (or the deployment) marks high-stakes.
 
 Usage::
 
-    policy = RoutingPolicy.from_card(card, high_stakes_labels={"malignant"})
-    outcome = policy.assess(row, probability_malignant)
+    policy = RoutingPolicy.from_card(card, high_stakes_labels=contract.label.high_stakes)
+    assessments = policy.assess_batch(frame, probabilities)      # probabilities: (n, classes)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bentos.classifier.drift import FloatArray
-from slipway.contract import FEATURE_NAMES
+from bentos.classifier.inputs import numeric_matrix
+
+if TYPE_CHECKING:
+    import polars as pl
 
 LOW_CONFIDENCE = "low_confidence"
 OUT_OF_DISTRIBUTION = "out_of_distribution"
 HIGH_STAKES = "high_stakes"
 REASONS = (LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, HIGH_STAKES)
+TOP_UNUSUAL = 3
+
+
+def mean_squared_distance(numbers: FloatArray, mean: FloatArray, std: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Standardised values and each row's mean squared distance over the numbers it has (missing skipped)."""
+    z = (numbers - mean) / std
+    present = (~np.isnan(z)).sum(axis=1)
+    squared = np.nansum(z**2, axis=1)
+    return z, np.divide(squared, present, out=np.zeros_like(squared), where=present > 0)
 
 
 @dataclass(frozen=True)
 class Assessment:
     prediction: str
-    probability: float
     confidence: float
+    probabilities: dict[str, float]
     ood_distance: float
     reasons: tuple[str, ...]
     unusual_features: tuple[str, ...]
@@ -48,45 +62,68 @@ class Assessment:
 
 @dataclass(frozen=True)
 class RoutingPolicy:
-    decision_threshold: float
+    classes: tuple[str, ...]
     confidence_threshold: float
     ood_threshold: float
+    numeric: tuple[str, ...]
     mean: FloatArray
     std: FloatArray
+    low: FloatArray
+    high: FloatArray
+    categories: dict[str, frozenset[str]]
     high_stakes_labels: frozenset[str]
 
     @classmethod
     def from_card(
         cls, card: dict[str, Any], *, high_stakes_labels: Iterable[str], confidence_threshold: float | None = None
     ) -> RoutingPolicy:
-        thresholds = card["thresholds"]
+        thresholds, ood = card["thresholds"], card["ood"]
         return cls(
-            decision_threshold=float(thresholds["decision"]),
+            classes=tuple(card["classes"]),
             confidence_threshold=float(confidence_threshold or thresholds["confidence"]),
             ood_threshold=float(thresholds["ood_distance"]),
-            mean=np.asarray(card["ood"]["mean"], dtype=np.float64),
-            std=np.asarray(card["ood"]["std"], dtype=np.float64),
+            numeric=tuple(ood["numeric"]),
+            mean=np.asarray(ood["mean"], dtype=np.float64),
+            std=np.asarray(ood["std"], dtype=np.float64),
+            low=np.asarray(ood["min"], dtype=np.float64),
+            high=np.asarray(ood["max"], dtype=np.float64),
+            categories={name: frozenset(values) for name, values in ood["categories"].items()},
             high_stakes_labels=frozenset(high_stakes_labels),
         )
 
-    def assess_batch(self, rows: FloatArray, probabilities: FloatArray) -> list[Assessment]:
-        z = (rows - self.mean) / self.std
-        distances = np.mean(z**2, axis=1)
+    def assess_batch(self, frame: pl.DataFrame, probabilities: FloatArray) -> list[Assessment]:
+        numbers = numeric_matrix(frame, self.numeric)
+        z, distances = mean_squared_distance(numbers, self.mean, self.std)
+        outside = (numbers < self.low) | (numbers > self.high)  # NaN (missing) compares False
+        unseen = {
+            name: [v is not None and v not in seen for v in frame[name].to_list()]
+            for name, seen in self.categories.items()
+        }
+        winners = np.argmax(probabilities, axis=1)
         results = []
-        for index, probability in enumerate(probabilities.tolist()):
-            prediction = "malignant" if probability >= self.decision_threshold else "benign"
-            confidence = probability if prediction == "malignant" else 1.0 - probability
+        for index, winner in enumerate(winners.tolist()):
+            row = probabilities[index]
+            prediction, confidence = self.classes[winner], float(row[winner])
             reasons = []
             if confidence < self.confidence_threshold:
                 reasons.append(LOW_CONFIDENCE)
-            unusual: tuple[str, ...] = ()
+            unusual = [name for name, flags in unseen.items() if flags[index]]
+            unusual += [self.numeric[i] for i in np.flatnonzero(outside[index])]
             if distances[index] > self.ood_threshold:
+                top = np.argsort(-np.nan_to_num(np.abs(z[index])))[:TOP_UNUSUAL]
+                unusual += [self.numeric[i] for i in top if self.numeric[i] not in unusual]
+            if unusual:
                 reasons.append(OUT_OF_DISTRIBUTION)
-                top = np.argsort(-np.abs(z[index]))[:3]
-                unusual = tuple(FEATURE_NAMES[i] for i in top)
             if prediction in self.high_stakes_labels:
                 reasons.append(HIGH_STAKES)
             results.append(
-                Assessment(prediction, probability, confidence, float(distances[index]), tuple(reasons), unusual)
+                Assessment(
+                    prediction,
+                    confidence,
+                    dict(zip(self.classes, (float(p) for p in row), strict=True)),
+                    float(distances[index]),
+                    tuple(reasons),
+                    tuple(unusual),
+                )
             )
         return results

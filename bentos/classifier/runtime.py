@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, load_verified
+from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_verified
 from bentos.classifier.drift import DriftMonitor
+from bentos.classifier.inputs import model_frame
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_queue import (
     ReviewConflict,
@@ -34,7 +35,7 @@ from bentos.classifier.review_queue import (
 )
 from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
-from slipway.contract import FEATURE_NAMES, LABELS, validate_record
+from slipway.contract import Contract
 from slipway.errors import SlipwayError
 from slipway.signing import KeyFileError
 
@@ -53,6 +54,7 @@ def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
 class ModelRuntime:
     settings: ServerSettings
     metrics: ServiceMetrics
+    contract: Contract
     model: VerifiedModel | None = None
     refusal: str | None = None
     queue: ReviewQueue | None = None
@@ -62,17 +64,19 @@ class ModelRuntime:
     info: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, settings: ServerSettings, registry: CollectorRegistry) -> ModelRuntime:
+    def start(cls, settings: ServerSettings, registry: CollectorRegistry, contract: Contract) -> ModelRuntime:
+        """``contract``: the one the server was started with (``ServerSettings.load_contract``); a model
+        made for another contract is refused."""
         queue, queue_problem = None, None
         if settings.shared_review_store:
             queue_problem = "the PostgreSQL review store is configured but not built into this version"
         else:
             try:
-                queue = ReviewQueue(settings.review_queue_path(), _read_key(settings))
+                queue = ReviewQueue(settings.review_queue_path(), _read_key(settings), contract=contract)
             except (SlipwayError, ValueError) as exc:
                 queue_problem = str(exc)
-        metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None)
-        runtime = cls(settings, metrics, queue=queue, queue_problem=queue_problem)
+        metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None, classes=contract.classes)
+        runtime = cls(settings, metrics, contract, queue=queue, queue_problem=queue_problem)
         try:
             model = load_verified(
                 settings.model,
@@ -80,7 +84,9 @@ class ModelRuntime:
                 expected_digest=settings.model_digest,
                 bento=settings.bento,
             )
-        except ArtifactRejected as exc:
+            check_card(model, contract)
+            high_stakes = settings.high_stakes(contract)
+        except (ArtifactRejected, SlipwayError) as exc:
             runtime.refusal = str(exc)
             metrics.model_verified.set(0)
             logger.error("model refused: %s", exc)
@@ -88,7 +94,7 @@ class ModelRuntime:
         runtime.model = model
         runtime.policy = RoutingPolicy.from_card(
             model.card,
-            high_stakes_labels=settings.high_stakes_labels,
+            high_stakes_labels=high_stakes,
             confidence_threshold=settings.confidence_threshold,
         )
         runtime.drift = DriftMonitor(
@@ -127,7 +133,7 @@ class ModelRuntime:
             return status, {"request_id": request_id, "error": message}
         rows, errors = [], []
         for index, record in enumerate(records):
-            values, problems = validate_record(record)
+            values, problems = self.contract.validate_record(record)
             for p in problems:
                 errors.append({"record": index, "field": p.field, "problem": p.category, "message": p.message})
                 self.metrics.validation_errors.labels(problem=p.category).inc()
@@ -135,11 +141,11 @@ class ModelRuntime:
                 rows.append(values)
         if errors:
             return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
-        matrix = np.asarray(rows, dtype=np.float64)
-        probabilities = self.model.estimator.predict_proba(matrix)[:, 1]
-        results = self._route(request_id, matrix, self.policy.assess_batch(matrix, probabilities))
+        frame = model_frame(self.contract, rows)
+        probabilities = np.asarray(self.model.estimator.predict_proba(frame), dtype=np.float64)
+        results = self._route(request_id, rows, self.policy.assess_batch(frame, probabilities))
         if self.drift is not None:
-            self.drift.observe(matrix, probabilities)
+            self.drift.observe(frame, probabilities)
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",
@@ -167,7 +173,9 @@ class ModelRuntime:
             return list(records), None
         return [record], None
 
-    def _route(self, request_id: str, matrix: Any, assessments: list[Assessment]) -> list[dict[str, Any]]:
+    def _route(
+        self, request_id: str, rows: list[dict[str, Any]], assessments: list[Assessment]
+    ) -> list[dict[str, Any]]:
         """Queue every routed record of the request at once (one durable group), then answer each."""
         assert self.model is not None
         pending: dict[int, Future[str]] = {}
@@ -182,9 +190,9 @@ class ModelRuntime:
                 pending[index] = self.queue.submit(
                     request_id,
                     index,
-                    features=dict(zip(FEATURE_NAMES, matrix[index].tolist(), strict=True)),
+                    features=rows[index],
                     prediction=assessment.prediction,
-                    probability=assessment.probability,
+                    probability=assessment.confidence,
                     reasons=list(assessment.reasons),
                     model_version=self.model.version,
                     model_digest=self.model.digest,
@@ -203,12 +211,13 @@ class ModelRuntime:
                     self.metrics.review_write_failures.inc()
                     logger.error("review store unavailable for %s: %s", request_id, exc)
             self.metrics.predictions.labels(decision=decision).inc()
+            self.metrics.predicted_classes.labels(predicted_class=assessment.prediction).inc()
             results.append(
                 {
                     "index": index,
                     "prediction": assessment.prediction,
-                    "probability": round(assessment.probability, 6),
                     "confidence": round(assessment.confidence, 6),
+                    "probabilities": {c: round(p, 6) for c, p in assessment.probabilities.items()},
                     "decision": decision,
                     "final": decision == "auto",
                     "reasons": list(assessment.reasons),
@@ -243,8 +252,8 @@ class ModelRuntime:
         return 200, {**item.summary(), "features": features, "note": note}
 
     def review_resolve(self, review_id: str, label: str, reviewer: str, note: str) -> Answer:
-        if label not in LABELS:
-            return 422, {"error": f"label must be one of {list(LABELS)}"}
+        if label not in self.contract.classes:
+            return 422, {"error": f"label must be one of {list(self.contract.classes)}"}
         if not reviewer.strip():
             return 422, {"error": "reviewer is required"}
         try:

@@ -61,7 +61,8 @@ class Classifier:
     def __init__(self) -> None:
         configure()
         self.registry = CollectorRegistry()
-        self.runtime = ModelRuntime.start(ServerSettings(), self.registry)
+        settings = ServerSettings()
+        self.runtime = ModelRuntime.start(settings, self.registry, settings.load_contract())
 
     async def __is_ready__(self) -> bool:
         reason = self.runtime.readiness()

@@ -2,14 +2,15 @@
 
 | variable | default | meaning |
 |---|---|---|
-| SLIPWAY_MODEL | classifier:latest | model tag in the BentoML store ($BENTOML_HOME) |
+| SLIPWAY_CONTRACT | wdbc (embedded) | the data contract served: a file or an embedded contract's name |
+| SLIPWAY_MODEL | classifier:latest | model tag in the BentoML store ($BENTOML_HOME); its card must name the contract |
 | SLIPWAY_BENTO | unset | a built Bento to serve, whose own model store holds the model (set in the image) |
 | SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_KEYS/signing.pub | Ed25519 public key that must verify the model |
 | SLIPWAY_MODEL_DIGEST | unset | when set, the served model must have exactly this digest |
 | SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | a path, sqlite:///absolute/path or a postgresql:// DSN |
 | SLIPWAY_SERVER_REPLICAS | 1 | most replicas that may run (set by the Deployment); a file queue allows 1 |
 | SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_KEYS/review.key | Fernet key encrypting review records at rest |
-| SLIPWAY_HIGH_STAKES_LABELS | ["malignant"] | predicted labels always confirmed by a person |
+| SLIPWAY_HIGH_STAKES_LABELS | the contract's label.high_stakes | predicted classes always confirmed by a person |
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
 | SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
@@ -25,6 +26,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from slipway.audit import slipway_home
+from slipway.contract import Contract, load_contract
 from slipway.errors import UsageError
 from slipway.signing import KeyStore
 
@@ -32,6 +34,7 @@ from slipway.signing import KeyStore
 class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", frozen=True)
 
+    contract: str | None = None
     model: str = "classifier:latest"
     bento: Path | None = None
     server_replicas: int = Field(1, ge=1)
@@ -39,12 +42,23 @@ class ServerSettings(BaseSettings):
     model_digest: str | None = None
     review_queue: str | None = None
     review_key_file: Path | None = None
-    high_stakes_labels: tuple[str, ...] = ("malignant",)
+    high_stakes_labels: tuple[str, ...] | None = None
     confidence_threshold: float | None = Field(None, gt=0.5, lt=1.0)
     max_batch: int = Field(256, ge=1, le=10_000)
     drift_window: int = Field(500, ge=10)
     drift_min_samples: int = Field(100, ge=1)
     drift_publish_seconds: float = Field(1.0, ge=0)
+
+    def load_contract(self) -> Contract:
+        return load_contract(self.contract)
+
+    def high_stakes(self, contract: Contract) -> tuple[str, ...]:
+        """The deployment's override, else the contract's; classes the contract lacks are refused."""
+        chosen = contract.label.high_stakes if self.high_stakes_labels is None else self.high_stakes_labels
+        unknown = [c for c in chosen if c not in contract.classes]
+        if unknown:
+            raise UsageError(f"SLIPWAY_HIGH_STAKES_LABELS names {unknown}, not classes of contract {contract.name}")
+        return tuple(chosen)
 
     def public_key_path(self) -> Path:
         return self.model_public_key or KeyStore.default().public_key_path

@@ -1,7 +1,8 @@
-"""Smoke records for a served model, derived from its card alone (no data set, no feature names
-in code): the training means (a typical case) and points along ±k standard deviations, so that
-across the batch each label — the high-stakes one included — is predicted at least once for any
-model whose classes differ in the mean.
+"""Smoke records for a served model, derived from its card and contract alone (no data set, no
+feature names in code): the training means (a typical case) and points along ±k standard
+deviations, categories cycling through the values seen in training, so that across the batch each
+class — the high-stakes ones included — is predicted at least once for any model whose classes
+differ in the mean.
 
 ``python -m bentos.classifier.smoke`` prints them as JSON for the model of ``$SLIPWAY_BENTO`` (or
 ``$BENTOML_HOME``); ``slipway rehearse`` runs it inside the image and sends the batch to /predict.
@@ -14,17 +15,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slipway.contract import Contract, Value
+
 STEPS = (0.0, -2.0, -1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0)
 
 
-def smoke_records(card: dict[str, Any]) -> list[dict[str, float]]:
-    """Only records the data contract accepts: the smoke test is about serving, not validation."""
-    from slipway.contract import validate_record
+def _number(contract: Contract, name: str, value: float) -> Value:
+    feature = contract.by_name[name]
+    if feature.range is not None:
+        value = min(max(value, feature.range[0]), feature.range[1])
+    if feature.type == "bool":
+        return value >= 0.5
+    return round(value) if feature.type == "int" else round(value, 6)
 
-    names = list(card["features"])
-    mean, std = card["ood"]["mean"], card["ood"]["std"]
-    candidates = [{n: round(m + k * s, 6) for n, m, s in zip(names, mean, std, strict=True)} for k in STEPS]
-    return [record for record in candidates if validate_record(record)[0] is not None]
+
+def smoke_records(card: dict[str, Any], contract: Contract) -> list[dict[str, Value]]:
+    """Only records the data contract accepts: the smoke test is about serving, not validation."""
+    ood = card["ood"]
+    candidates: list[dict[str, Value]] = []
+    for step, k in enumerate(STEPS):
+        record: dict[str, Value] = {
+            name: _number(contract, name, mean + k * std)
+            for name, mean, std in zip(ood["numeric"], ood["mean"], ood["std"], strict=True)
+        }
+        for name, seen in ood["categories"].items():
+            if seen:
+                record[name] = seen[step % len(seen)]
+        candidates.append(record)
+    return [record for record in candidates if contract.validate_record(record)[0] is not None]
 
 
 def main() -> int:
@@ -32,9 +50,11 @@ def main() -> int:
     from bentos.classifier.settings import ServerSettings
 
     settings = ServerSettings()
+    contract = settings.load_contract()
     model = find_model(settings.model, settings.bento)
     card = json.loads((Path(model.path) / "card.json").read_text(encoding="utf-8"))
-    json.dump({"records": smoke_records(card), "high_stakes": list(settings.high_stakes_labels)}, sys.stdout)
+    records = smoke_records(card, contract)
+    json.dump({"records": records, "high_stakes": list(settings.high_stakes(contract))}, sys.stdout)
     return 0
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from slipway.contract import FEATURE_NAMES
 from slipway.signing import KeyStore
+from tests.wdbc import FEATURE_NAMES
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,13 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    from bentos.classifier.train import train
+    from lifecycle.train import train
+    from tests.wdbc import WDBC
 
     keys_dir = tmp_path_factory.mktemp("session-keys") / "keys"
     store = KeyStore(keys_dir)
     store.generate()
-    result = train(store, seed=7)
+    result = train(store, WDBC, seed=7)
     return Trained(keys_dir, result.tag, result.digest, result.signature)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import yaml
 
-from slipway.contract import FEATURE_NAMES
 from tests.bentos.conftest import Trained, dataset, record
 from tests.conftest import BENTOML_HOME, PROJECT_DIR, SLIPWAY
+from tests.wdbc import FEATURE_NAMES, WDBC
 
 
 def _slipway(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -99,7 +99,7 @@ def test_review_list_resolve_export(home: Path, trained: Trained, tmp_path: Path
     from bentos.classifier.runtime import ModelRuntime
     from bentos.classifier.settings import ServerSettings
 
-    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry())
+    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry(), WDBC)
     _, body = runtime.predict({"record": record(0)}, "req-cli")
     review_id = body["results"][0]["review_id"]
     listed = json.loads(_slipway("review", "list", home=home, SLIPWAY_MODEL=trained.tag).stdout)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import polars as pl
 import pytest
 from scipy.special import rel_entr
 from scipy.stats import ks_2samp
 
-from bentos.classifier.drift import DriftMonitor, bin_edges, ks, proportions, psi
+from bentos.classifier.drift import (
+    DriftMonitor,
+    bin_edges,
+    category_shares,
+    feature_reference,
+    ks,
+    numeric_shares,
+    proportions,
+    psi,
+)
+from slipway.contract import parse_contract
 
 
 def test_psi_is_the_symmetric_kl_divergence() -> None:
@@ -59,17 +72,27 @@ def _monitor(gauges: Gauges, **kwargs: int) -> DriftMonitor:
     reference_values = rng.normal(size=5000)
     edges = bin_edges(reference_values)
     reference = {
-        "features": {"x": {"edges": edges, "expected": proportions(reference_values, edges).tolist()}},
-        "prediction": {"edges": [0.5], "expected": [0.5, 0.5]},
-    }
+        "features": {"x": {"kind": "numeric", "edges": edges,
+                           "expected": numeric_shares(reference_values, edges).tolist()}},
+        "prediction": {"classes": ["a", "b"], "edges": [0.5], "expected": [[0.5, 0.5], [0.5, 0.5]]},
+    }  # fmt: skip
     kwargs.setdefault("publish_every", 0)
     return DriftMonitor(reference, gauges, names=["x"], **kwargs)
+
+
+def _x(values: Any) -> pl.DataFrame:
+    return pl.DataFrame({"x": np.asarray(values, dtype=np.float64).ravel()})
+
+
+def _p(positive: Any) -> np.ndarray[Any, Any]:
+    positive = np.asarray(positive, dtype=np.float64)
+    return np.column_stack([1 - positive, positive])
 
 
 def test_nothing_is_published_below_the_minimum_sample_count() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=100)
-    monitor.observe(np.zeros((99, 1)), np.full(99, 0.2))
+    monitor.observe(_x(np.zeros((99, 1))), _p(np.full(99, 0.2)))
     assert gauges.window == 99 and gauges.features == {} and gauges.prediction is None
     assert monitor.snapshot()["features"] is None
 
@@ -77,9 +100,9 @@ def test_nothing_is_published_below_the_minimum_sample_count() -> None:
 def test_gauges_are_recomputed_at_most_once_per_interval() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=10, publish_every=3600)
-    monitor.observe(np.zeros((20, 1)), np.full(20, 0.2))
+    monitor.observe(_x(np.zeros((20, 1))), _p(np.full(20, 0.2)))
     first = gauges.features["x"]
-    monitor.observe(np.full((20, 1), 5.0), np.full(20, 0.9))
+    monitor.observe(_x(np.full((20, 1), 5.0)), _p(np.full(20, 0.9)))
     assert gauges.features["x"] == first  # throttled
     assert gauges.window == 40  # the window count is always current
     assert monitor.snapshot()["features"]["x"] != pytest.approx(first)  # an explicit snapshot is always fresh
@@ -89,9 +112,9 @@ def test_shifted_inputs_drift_and_the_window_forgets() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=100)
     rng = np.random.default_rng(9)
-    monitor.observe(rng.normal(3.0, 1, (200, 1)), np.full(200, 0.9))
+    monitor.observe(_x(rng.normal(3.0, 1, (200, 1))), _p(np.full(200, 0.9)))
     assert gauges.features["x"] > 1.0 and gauges.prediction is not None and gauges.prediction > 1.0
-    monitor.observe(rng.normal(0.0, 1, (200, 1)), rng.uniform(0, 1, 200))  # the window now holds only these
+    monitor.observe(_x(rng.normal(0.0, 1, (200, 1))), _p(rng.uniform(0, 1, 200)))  # the window now holds only these
     assert gauges.window == 200
     assert gauges.features["x"] < 0.25
 
@@ -107,3 +130,25 @@ def test_vectorised_window_bins_exactly_like_the_reference_binning() -> None:
     for index, variable_edges in enumerate(edges):
         expected = proportions(data[:, index], variable_edges)
         assert np.allclose(histograms.shares(index, len(variable_edges) + 1), expected)
+
+
+def test_missing_numbers_have_their_own_bin_and_unseen_categories_are_counted() -> None:
+    assert numeric_shares(np.array([1.0, 2.0, np.nan, np.nan]), [1.5]).tolist() == [0.25, 0.25, 0.5]
+    assert category_shares(["a", "b", "z", None], ["a", "b"]).tolist() == [0.25, 0.25, 0.25, 0.25]
+
+
+def test_a_category_training_never_had_drifts_live() -> None:
+    contract = parse_contract(
+        {"name": "t", "version": 1, "key": "id", "event_time": "at", "label": {"field": "y", "classes": ["a", "b"]},
+         "features": [{"name": "colour", "type": "category", "values": ["red", "green", "blue"]},
+                      {"name": "size", "type": "float"}]}
+    )  # fmt: skip
+    training = pl.DataFrame({"colour": ["red", "green"] * 100, "size": [1.0, 2.0] * 100})
+    prediction = {"classes": ["a", "b"], "edges": [0.5], "expected": [[0.5, 0.5], [0.5, 0.5]]}
+    reference = {**feature_reference(training, contract), "prediction": prediction}
+    assert reference["features"]["colour"] == {"kind": "category", "values": ["green", "red"],
+                                               "expected": [0.5, 0.5, 0.0, 0.0]}  # fmt: skip
+    gauges = Gauges()
+    monitor = DriftMonitor(reference, gauges, names=["colour", "size"], window=100, min_samples=10, publish_every=0)
+    monitor.observe(pl.DataFrame({"colour": ["blue"] * 50, "size": [1.0, 2.0] * 25}), _p(np.full(50, 0.5)))
+    assert gauges.features["colour"] > 1.0 and gauges.features["size"] < 0.01

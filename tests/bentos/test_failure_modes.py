@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 
 from slipway.signing import KeyStore
 from tests.bentos.conftest import record
+from tests.wdbc import WDBC
 
 
 def test_an_unwritable_review_store_means_review_unavailable_never_final(
@@ -23,7 +24,7 @@ def test_an_unwritable_review_store_means_review_unavailable_never_final(
     from bentos.classifier.runtime import ModelRuntime
     from bentos.classifier.settings import ServerSettings
 
-    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry())
+    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry(), WDBC)
     status, body = runtime.predict({"records": [record(0), record(40)]}, "req-down")
     assert status == 200
     by_decision = {r["decision"] for r in body["results"]}
@@ -61,7 +62,7 @@ def test_a_missing_model_is_a_clear_refusal(home: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setenv("SLIPWAY_MODEL", "classifier:nosuchversion")
     registry = CollectorRegistry()
-    runtime = ModelRuntime.start(ServerSettings(), registry)
+    runtime = ModelRuntime.start(ServerSettings(), registry, WDBC)
     assert runtime.readiness() == (
         "model refused: model classifier:nosuchversion is not in the model store (run `slipway train`)"
     )

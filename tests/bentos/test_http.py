@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.bentos.conftest import Trained, dataset, record
+from tests.wdbc import WDBC
 
 
 def _predict(client: Any, payload: Any, **kwargs: Any) -> Any:
@@ -131,7 +132,7 @@ def _metrics(home: Path) -> tuple[str, Any]:
     from bentos.classifier.settings import ServerSettings
 
     registry = CollectorRegistry()
-    runtime = ModelRuntime.start(ServerSettings(), registry)
+    runtime = ModelRuntime.start(ServerSettings(), registry, WDBC)
     return generate_latest(registry).decode(), runtime
 
 

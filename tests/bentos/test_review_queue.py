@@ -16,6 +16,7 @@ from bentos.classifier.review_queue import (
 )
 from slipway.audit import AuditTrail
 from slipway.errors import UsageError
+from tests.wdbc import WDBC
 
 FEATURES = {"mean_radius": 17.99, "mean_texture": 10.38}
 
@@ -25,7 +26,7 @@ KEY = Fernet.generate_key()
 
 @pytest.fixture
 def queue(tmp_path: Path) -> ReviewQueue:
-    return ReviewQueue(tmp_path / "q" / "queue.db", KEY, audit=AuditTrail(tmp_path / "audit.jsonl"))
+    return ReviewQueue(tmp_path / "q" / "queue.db", KEY, contract=WDBC, audit=AuditTrail(tmp_path / "audit.jsonl"))
 
 
 def _enqueue(queue: ReviewQueue, request_id: str = "req-1", item: int = 0) -> str:
@@ -81,21 +82,23 @@ def test_pending_oldest_first_and_export_of_resolved(queue: ReviewQueue) -> None
 
 def test_survives_reopening(queue: ReviewQueue, tmp_path: Path) -> None:
     review_id = _enqueue(queue)
-    reopened = ReviewQueue(queue.path, KEY, audit=queue.audit)
+    reopened = ReviewQueue(queue.path, KEY, contract=WDBC, audit=queue.audit)
     assert [i.review_id for i in reopened.pending()] == [review_id]
 
 
 def test_an_unwritable_store_says_so(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the queue's directory should be")
-    queue = ReviewQueue(blocker / "queue.db", Fernet.generate_key(), audit=AuditTrail(tmp_path / "a.jsonl"))
+    queue = ReviewQueue(
+        blocker / "queue.db", Fernet.generate_key(), contract=WDBC, audit=AuditTrail(tmp_path / "a.jsonl")
+    )
     with pytest.raises(ReviewStoreUnavailable):
         _enqueue(queue)
 
 
 def test_a_wrong_key_cannot_read_records(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
-    intruder = ReviewQueue(queue.path, Fernet.generate_key(), audit=queue.audit)
+    intruder = ReviewQueue(queue.path, Fernet.generate_key(), contract=WDBC, audit=queue.audit)
     with pytest.raises(ReviewStoreUnavailable, match="cannot be decrypted"):
         intruder.get(review_id)
 

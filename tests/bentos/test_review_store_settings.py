@@ -13,6 +13,7 @@ from bentos.classifier.settings import ServerSettings
 from slipway.errors import UsageError
 from tests.bentos.conftest import Trained
 from tests.conftest import PROJECT_DIR, SLIPWAY
+from tests.wdbc import WDBC
 
 
 def test_a_file_queue_with_more_replicas_is_refused() -> None:
@@ -33,7 +34,7 @@ def test_serve_refuses_at_start_with_one_clear_line(tmp_path: object) -> None:
 
 
 def test_a_configured_shared_store_is_reported_unavailable_not_faked(home: object, trained: Trained) -> None:
-    runtime = ModelRuntime.start(ServerSettings(review_queue="postgresql://db/reviews"), CollectorRegistry())
+    runtime = ModelRuntime.start(ServerSettings(review_queue="postgresql://db/reviews"), CollectorRegistry(), WDBC)
     assert runtime.queue is None
     assert runtime.queue_problem == "the PostgreSQL review store is configured but not built into this version"
     assert runtime.readiness() is None  # the model serves; routed cases answer review_unavailable

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bentos.classifier.training_metrics import LAST_SUCCESS, write_training_metrics
+from lifecycle.training_metrics import LAST_SUCCESS, write_training_metrics
 
 
 def _values(path: Path) -> dict[str, float]:

@@ -10,7 +10,8 @@ import polars as pl
 
 from pipelines.dedup import Deduplicator
 from pipelines.reader import ROW
-from slipway.contract import EVENT_TIME, RECORD_KEY
+
+EVENT_TIME, RECORD_KEY = "event_time", "record_id"
 
 
 def _frames(seed: int = 3, frames: int = 6, rows: int = 500) -> list[pl.DataFrame]:
@@ -36,7 +37,9 @@ def _frames(seed: int = 3, frames: int = 6, rows: int = 500) -> list[pl.DataFram
 
 
 def _run(tmp_path: Path, memory_rows: int | None, partition_rows: int | None) -> tuple[pl.DataFrame, Deduplicator]:
-    dedup = Deduplicator(tmp_path / "scratch", memory_rows, partition_rows)
+    dedup = Deduplicator(
+        tmp_path / "scratch", key=RECORD_KEY, time=EVENT_TIME, memory_rows=memory_rows, partition_rows=partition_rows
+    )
     for frame in _frames():
         dedup.add(frame)
     survivors = pl.concat(list(dedup.partitions()))

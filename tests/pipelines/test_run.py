@@ -18,10 +18,10 @@ from cryptography.fernet import Fernet
 from pipelines.config import load_config
 from pipelines.dedup import bucket_of
 from pipelines.run import run_pipeline
-from slipway.contract import FEATURE_NAMES
 from slipway.errors import UsageError
 from slipway.signing import KeyStore
 from tests.conftest import PROJECT_DIR, SLIPWAY
+from tests.wdbc import FEATURE_NAMES
 
 SAMPLES = PROJECT_DIR / "pipelines" / "samples"
 
@@ -204,25 +204,28 @@ def test_metrics_are_written_for_the_scraper(keys: KeyStore, tmp_path: Path) -> 
     assert report["exit_code"] == 3
 
 
-def test_replay_reprocesses_quarantine_after_the_contract_is_fixed(
-    keys: KeyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dataclasses
+def test_replay_reprocesses_quarantine_after_the_contract_is_fixed(keys: KeyStore, tmp_path: Path) -> None:
+    from slipway.contract import CONTRACTS
 
-    from slipway.contract import FEATURES
-
+    contract = tmp_path / "wdbc.yaml"
+    original = (CONTRACTS / "wdbc.yaml").read_text(encoding="utf-8")
+    contract.write_text(original, encoding="utf-8")
     _csv(
         tmp_path / "in" / "1.csv", [{"record_id": "big", "mean_radius": 75.0}, {"record_id": "bad", "mean_radius": "x"}]
     )
-    config = load_config(_config(tmp_path, [{"name": "s", "kind": "files", "path": "in"}]))
-    first = run_pipeline(config, tmp_path / "out")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(json.dumps({"contract": "wdbc.yaml", "sources": [{"name": "s", "kind": "files", "path": "in"}]}))
+    first = run_pipeline(load_config(path), tmp_path / "out")
     assert first["sources"]["s"]["quarantined"] == 2
-    # the contract is fixed: radii up to 100 are plausible after all
-    fixed = tuple(dataclasses.replace(f, maximum=100.0) if f.name == "mean_radius" else f for f in FEATURES)
-    monkeypatch.setattr("pipelines.transform.FEATURES", fixed)
+    # the contract file is fixed: radii up to 100 are plausible after all
+    fixed = original.replace(
+        "range: [0, 60]\n    aliases: ['mean radius'", "range: [0, 100]\n    aliases: ['mean radius'"
+    )
+    assert fixed != original
+    contract.write_text(fixed, encoding="utf-8")
     from pipelines.run import replay_quarantine
 
-    replay = replay_quarantine(config, tmp_path / "out")
+    replay = replay_quarantine(load_config(path), tmp_path / "out")
     source = replay["sources"]["s"]
     assert (source["rows_in"], source["rows_out"], source["quarantined"], source["duplicates"]) == (2, 1, 1, 0)
     data = pl.read_parquet(tmp_path / "out/data/records.parquet")

@@ -16,8 +16,8 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
-from slipway.contract import FEATURE_NAMES
 from slipway.signing import KeyStore
+from tests.wdbc import FEATURE_NAMES
 
 
 def _record(key: str, **changes: Any) -> dict[str, Any]:

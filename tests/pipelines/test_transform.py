@@ -10,7 +10,7 @@ import pytest
 from pipelines import transform
 from pipelines.reader import ROW
 from pipelines.transform import apply_contract
-from slipway.contract import FEATURE_NAMES
+from tests.wdbc import FEATURE_NAMES, WDBC
 
 
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -32,7 +32,8 @@ def test_lossless_coercions_pass_and_lossy_ones_quarantine() -> None:
                 {"record_id": "euro", "mean_radius": "12,5"},
                 {"record_id": "range", "mean_radius": "-1"},
             ]
-        )
+        ),
+        WDBC,
     )
     assert result.valid["record_id"].to_list() == ["ok1", "ok2"]
     assert result.valid["mean_area"].to_list() == [1234.5, 0.5]
@@ -50,7 +51,8 @@ def test_offsets_are_normalised_to_utc() -> None:
                 {"record_id": "c", "event_time": "2026-03-01 08:00:00"},
                 {"record_id": "d", "event_time": "yesterday"},
             ]
-        )
+        ),
+        WDBC,
     )
     times = result.valid["event_time"].dt.to_string("%Y-%m-%dT%H:%M:%S%z").to_list()
     assert times == ["2026-03-01T08:00:00+0000"] * 3
@@ -59,18 +61,18 @@ def test_offsets_are_normalised_to_utc() -> None:
 
 def test_renamed_new_and_missing_columns() -> None:
     frame = _frame([{}]).rename({"mean_radius": "mean radius"}).with_columns(pl.lit("x").alias("extra"))
-    result = apply_contract(frame)
+    result = apply_contract(frame, WDBC)
     assert result.renamed == {"mean radius": "mean_radius"}
     assert result.new_columns == ["extra"]
     assert result.valid.height == 1
-    missing = apply_contract(_frame([{}, {}]).drop("event_time"))
+    missing = apply_contract(_frame([{}, {}]).drop("event_time"), WDBC)
     assert missing.missing_columns == ["event_time"]
     assert missing.rejected["category"].to_list() == ["missing_required_column"] * 2
     assert missing.valid.height == 0
 
 
 def test_labels_are_validated_when_present() -> None:
-    result = apply_contract(_frame([{"diagnosis": "Benign"}, {"diagnosis": "maybe"}]))
+    result = apply_contract(_frame([{"diagnosis": "Benign"}, {"diagnosis": "maybe"}]), WDBC)
     assert result.valid["diagnosis"].to_list() == ["benign"]
     assert result.rejected["reason"].to_list() == ["bad_type:diagnosis"]
 
@@ -90,9 +92,9 @@ def test_plain_cast_shortcut_gives_what_the_careful_path_gives(monkeypatch: pyte
         {"record_id": "N/A"},
     ]
     frame = _frame([row for index, extra in enumerate(tricky) for row in ({"record_id": f"plain{index}"}, extra)])
-    shortcut = apply_contract(frame)
+    shortcut = apply_contract(frame, WDBC)
     monkeypatch.setattr(transform, "_likely_time_format", lambda values: None)  # every row takes the careful path
-    careful = apply_contract(frame)
+    careful = apply_contract(frame, WDBC)
     assert shortcut.valid.sort(ROW).equals(careful.valid.sort(ROW))
     assert shortcut.rejected.equals(careful.rejected)
     assert len(shortcut.valid) + len(shortcut.rejected) == len(frame)

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from bentos.classifier.metrics import ServiceMetrics
-from bentos.classifier.training_metrics import training_registry
+from lifecycle.training_metrics import training_registry
 from runbooks.generate import RULES, RUNBOOKS
 from slipway.signing import KeyStore
 from tests.bentos.conftest import Trained, home, record, trained  # noqa: F401 - fixtures for the live server

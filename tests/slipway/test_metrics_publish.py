@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bentos.classifier.training_metrics import write_training_metrics
+from lifecycle.training_metrics import write_training_metrics
 from slipway.metrics_publish import PUSHGATEWAY_ENV
 from slipway.signing import KeyStore
 from tests.bentos.server import free_port
