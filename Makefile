@@ -62,6 +62,9 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	@echo "== drift report of the pipeline's output against the served model's training reference"
 	SLIPWAY_HOME=build/demo/home BENTOML_HOME=build/demo/bentoml $(RUN) slipway drift report \
 	  build/demo/pipeline/data/records.parquet --out build/demo/drift
+	@echo "== bring your own model: the credit contract (3 classes, categories, missing values) trained, piped, served"
+	$(RUN) python -m bentos.classifier.demo_contract --contract contracts/credit.yaml \
+	  --pipeline pipelines/samples/credit/pipeline.yaml --workdir build/demo-credit
 	@echo "== runbooks: pages, index, handoff guide and alert rules regenerated from runbooks/catalog.yaml"
 	$(RUN) slipway runbooks
 	$(RUN) slipway runbooks --check
@@ -91,9 +94,10 @@ bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Check
 	$(RUN) python benchmarks/pipeline_bench.py
 	$(RUN) python benchmarks/image_bench.py
 
-docs: setup  ## regenerate generated files (policies/RULES.md, the Bento pins; runbooks, handoff guide, alert rules)
+docs: setup  ## regenerate generated files (policies/RULES.md, the Bento pins, the contract JSON Schema; runbooks, handoff guide, alert rules)
 	$(RUN) python -m policies.docs
 	$(RUN) python -m images.requirements
+	$(RUN) python -m slipway.contract
 	$(RUN) slipway runbooks
 
 clean:  ## remove build outputs and environments

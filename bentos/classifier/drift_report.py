@@ -43,7 +43,7 @@ def read_inputs(path: Path, contract: Contract) -> pl.DataFrame:
         raise UsageError(f"cannot read {path}: {exc}") from None
     result = apply_contract(batch.frame, contract, metadata=False)
     if result.missing_columns:
-        raise UsageError(f"{path} lacks contract column(s): {', '.join(result.missing_columns)}")
+        raise UsageError(f"{path} lacks contract feature column(s): {', '.join(result.missing_columns)}")
     return result.valid.select(contract.input_names)
 
 

@@ -85,7 +85,7 @@ def test_a_bad_candidate_is_rejected_and_nothing_is_stored(tmp_path: Path, train
     before = {p.name for p in (BENTOML_HOME / "models" / "classifier").iterdir()}
     result = _slipway("train", "--data", str(data), home=home)
     assert result.returncode == 1
-    assert "is below 0.9: not stored" in result.stderr
+    assert "is below the contract's min_accuracy 0.9: not stored" in result.stderr
     assert {p.name for p in (BENTOML_HOME / "models" / "classifier").iterdir()} == before
     training = _training_metrics(home)  # what the RetrainingFailed alert reads
     assert training['slipway_training_last_outcome{outcome="rejected"}'] == 1.0
