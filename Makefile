@@ -78,6 +78,7 @@ lint: setup
 
 types: setup
 	$(RUN) mypy
+	$(RUN) mypy contracts/examples/make_credit.py
 
 fmt: setup  ## format the code
 	$(RUN) ruff format .

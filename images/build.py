@@ -46,6 +46,7 @@ class BuildRequest:
     project_dir: Path = field(default_factory=Path.cwd)
     model: str = "classifier:latest"
     no_cache: bool = False
+    contract: str | None = None  # a contract file; default: the embedded contract the model was made for
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ModelFacts:
     digest: str
     signature: str
     public_key_pem: str
+    contract_file: Path | None = None  # the data contract the model was made for (the image serves it)
 
     def labels(self) -> dict[str, str]:
         return {
@@ -103,8 +105,9 @@ class BuiltImage:
         }
 
 
-def verified_model(tag: str) -> ModelFacts:
-    """The model as the server will see it: verified against the configured public key first."""
+def verified_model(tag: str, contract: str | None = None) -> ModelFacts:
+    """The model as the server will see it: verified against the configured public key first, with
+    the data contract it was made for (the image serves exactly that contract)."""
     from bentos.classifier.artifact import ArtifactRejected, load_verified
     from slipway.signing import KeyStore
 
@@ -113,7 +116,25 @@ def verified_model(tag: str) -> ModelFacts:
         model = load_verified(tag, public_key=keys.public_key_path)
     except ArtifactRejected as exc:
         raise UsageError(f"will not package an unverifiable model: {exc}") from None
-    return ModelFacts(model.tag, model.digest, model.signature, keys.public_pem())
+    contract_file = model_contract(model.card, contract)
+    return ModelFacts(model.tag, model.digest, model.signature, keys.public_pem(), contract_file)
+
+
+def model_contract(card: dict[str, Any], reference: str | None) -> Path:
+    """The contract file whose digest the model's card records: ``reference``, else an embedded one."""
+    from slipway.contract import CONTRACTS, contract_path, load_contract
+
+    recorded = card.get("contract") or {}
+    candidates = [contract_path(reference)] if reference is not None else sorted(CONTRACTS.glob("*.yaml"))
+    for path in candidates:
+        contract = load_contract(path)
+        if contract.digest == recorded.get("digest") and contract.source is not None:
+            return contract.source
+    where = reference or "the embedded contracts"
+    raise UsageError(
+        f"the model was made for contract {recorded.get('name')} v{recorded.get('version')} "
+        f"({str(recorded.get('digest'))[:19]}…), which is not {where}: pass --contract FILE with that contract"
+    )
 
 
 def _project(project_dir: Path) -> Path:
@@ -167,6 +188,8 @@ def stage_context(project: Path, model: ModelFacts, context: Path) -> None:
         shutil.copy2(HOST_CA_BUNDLE, tools / "ca.crt")  # bind-mounted into RUN steps only, never copied in
     _wheel(project, context / "wheels")
     _bento(project, model.tag, context / "bento")
+    if model.contract_file is not None:
+        shutil.copy2(model.contract_file, context / "bento" / "contract.yaml")  # SLIPWAY_CONTRACT in the image
     _world_readable(context)
 
 
@@ -211,7 +234,7 @@ def _uv_cache() -> Path | None:
 
 def build_image(request: BuildRequest, engine: Engine) -> BuiltImage:
     project = _project(request.project_dir)
-    model = verified_model(request.model)
+    model = verified_model(request.model, request.contract)
     if request.base:
         if engine.find_image(request.base) is None:
             raise UsageError(f"base image {request.base} is not in local storage (load or pull it first)")

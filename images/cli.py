@@ -31,6 +31,12 @@ def image() -> None:
 )
 @click.option("--model", default="classifier:latest", show_default=True, help="Model tag in $BENTOML_HOME.")
 @click.option("--no-cache", is_flag=True, help="Rebuild every layer (the base image is still reused).")
+@click.option(
+    "--contract",
+    default=None,
+    metavar="FILE|NAME",
+    help="The data contract the model was made for (default: the embedded one its card's digest names).",
+)
 def build(
     tag: str | None,
     backend: Literal["podman", "docker"],
@@ -40,11 +46,13 @@ def build(
     tls_verify: bool | None,
     model: str,
     no_cache: bool,
+    contract: str | None,
 ) -> None:
     """Build the image and print its reference (name@sha256:...) as the last line.
 
     The model is verified against $SLIPWAY_KEYS/signing.pub before it is packaged; no key ever goes
-    into the image. With --push the digest printed is the one the registry returned.
+    into the image. The image serves the data contract the model was made for ($SLIPWAY_CONTRACT is
+    set to the copy it carries). With --push the digest printed is the one the registry returned.
 
     \b
     Examples:
@@ -60,7 +68,7 @@ def build(
 
     engine = Engine.find(backend)
     with status("building the model-server image (the first base bootstrap takes ~20 s)"):
-        built = build_image(BuildRequest(tag=tag, base=base, model=model, no_cache=no_cache), engine)
+        built = build_image(BuildRequest(tag=tag, base=base, model=model, no_cache=no_cache, contract=contract), engine)
     reference = built.reference
     summary = built.summary()
     if registry:

@@ -393,6 +393,10 @@ def load_contract(reference: str | Path | None = None) -> Contract:
 
 def json_schema() -> str:
     schema = Contract.model_json_schema()
+    for name in ("key", "event_time"):  # a plain name is accepted too (the model's before-validator)
+        field = schema["properties"][name]
+        reference = {k: field.pop(k) for k in ("$ref",) if k in field}
+        field["anyOf"] = [{"type": "string", "pattern": NAME}, reference]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://slipway.dev/schemas/contract.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

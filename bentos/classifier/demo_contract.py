@@ -24,12 +24,9 @@ from bentos.classifier.demo import _run, _server
 from slipway.contract import Contract, load_contract
 
 
-def cases(contract: Contract, card: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    from bentos.classifier.smoke import smoke_records
-
-    typical = smoke_records(card, contract)[0]
+def cases(contract: Contract, card: dict[str, Any], typical: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     seen = card["ood"]["categories"]
-    result = [("typical application", typical)]
+    result = [("typical record", typical)]
     for feature in contract.inputs:
         unseen = [v for v in feature.values or () if v not in seen.get(feature.name, ())]
         if unseen:
@@ -60,18 +57,26 @@ def main() -> None:
     per_class = ", ".join(f"{c} {v['recall']:.2f}" for c, v in trained["metrics"]["per_class"].items())
     print(f"contract {contract.describe()}: {len(contract.inputs)} inputs, classes {'/'.join(contract.classes)}")
     print(f"  trained {trained['tag']}: accuracy {trained['metrics']['accuracy']:.3f}, recall {per_class}")
-    report = _run(["pipeline", "run", "--config", str(args.pipeline.resolve()), "--out", str(workdir / "pipeline")], env)
-    totals = report["totals"]
+    pipeline = ["pipeline", "run", "--config", str(args.pipeline.resolve()), "--out", str(workdir / "pipeline")]
+    totals = _run(pipeline, env)["totals"]
+    renamed = sum(len(change.get("renamed", {})) for change in totals["schema_changes"])
     print(f"  pipeline: in {totals['rows_in']} = out {totals['rows_out']} + quarantined {totals['quarantined']} "
-          f"+ duplicates {totals['duplicates']}; renamed columns {sum(len(c.get('renamed', {})) for c in totals['schema_changes'])}")  # fmt: skip
+          f"+ duplicates {totals['duplicates']}; {renamed} renamed column(s) matched")  # fmt: skip
     card = json.loads((next((workdir / "bentoml" / "models" / "classifier").glob("*/card.json"))).read_text())
     with _server({**env, "SLIPWAY_MODEL": trained["tag"]}, workdir / "server.log") as url:
-        for name, record in cases(contract, card):
+        from bentos.classifier.smoke import smoke_records
+
+        candidates = smoke_records(card, contract)  # around the training means
+        answered = httpx.post(f"{url}/predict", json={"records": candidates}, timeout=30).json()["results"]
+        calm = [i for i, r in enumerate(answered) if "high_stakes" not in r["reasons"]] or list(range(len(answered)))
+        typical = candidates[max(calm, key=lambda i: answered[i]["confidence"])]
+        for name, record in cases(contract, card, typical):
             response = httpx.post(f"{url}/predict", json={"record": record}, timeout=30)
             body = response.json()
             if response.status_code == 200:
                 r = body["results"][0]
-                outcome = f"{r['prediction']} p={r['confidence']:.2f} -> {r['decision']} ({', '.join(r['reasons']) or '-'})"
+                reasons = ", ".join(r["reasons"]) or "-"
+                outcome = f"{r['prediction']} p={r['confidence']:.2f} -> {r['decision']} ({reasons})"
             else:
                 outcome = f"rejected: {body['errors'][0]['problem']} {body['errors'][0]['field']}"
             print(f"  {name:<44} {response.status_code}  {outcome}")

@@ -67,3 +67,16 @@ def test_a_missing_model_is_a_clear_refusal(home: Path, monkeypatch: pytest.Monk
         "model refused: model classifier:nosuchversion is not in the model store (run `slipway train`)"
     )
     assert "slipway_model_signature_valid 0.0" in generate_latest(registry).decode()
+
+
+def test_a_model_made_for_another_contract_is_refused(home: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from bentos.classifier.runtime import ModelRuntime
+    from bentos.classifier.settings import ServerSettings
+    from slipway.contract import load_contract
+
+    runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry(), load_contract("credit"))
+    assert runtime.model is None
+    assert runtime.readiness() is not None and "made for contract wdbc v1" in runtime.readiness()  # type: ignore[operator]
+    assert runtime.predict({"record": {}}, "req-1")[0] == 503

@@ -70,6 +70,26 @@ def test_it_runs_as_the_pod_uid_and_carries_the_model_but_none_of_the_keys(
     assert model_image.summary["model"]["tag"].split(":")[1] in listing
 
 
+def test_the_image_serves_the_contract_its_model_was_made_for(model_image: BuiltImage, engine: Engine) -> None:
+    from slipway.contract import CONTRACTS
+
+    env = dict(item.split("=", 1) for item in engine.inspect_image(model_image.reference)["Config"]["Env"])
+    carried = engine.run(["run", "--rm", "--pull=never", "--network=none", model_image.reference,
+                          "cat", env["SLIPWAY_CONTRACT"]]).stdout  # fmt: skip
+    assert carried == (CONTRACTS / "wdbc.yaml").read_text(encoding="utf-8")
+
+
+def test_a_model_of_a_contract_the_kit_does_not_carry_needs_that_contract(tmp_path: Path) -> None:
+    from images.build import model_contract
+    from slipway.errors import UsageError
+
+    card = {"contract": {"name": "loans", "version": 3, "digest": "sha256:" + "0" * 64}}
+    with pytest.raises(UsageError, match="made for contract loans v3"):
+        model_contract(card, None)
+    with pytest.raises(UsageError, match="pass --contract FILE"):
+        model_contract(card, "credit")
+
+
 def test_a_second_build_of_the_same_inputs_is_the_same_image(model_image: BuiltImage) -> None:
     env = {**os.environ, "SLIPWAY_HOME": str(model_image.slipway_home), "BENTOML_HOME": str(model_image.bentoml_home)}
     done = subprocess.run([SLIPWAY, "image", "build", "--tag", model_image.name.rsplit(":", 1)[1]], env=env,

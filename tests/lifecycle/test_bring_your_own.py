@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -84,8 +83,8 @@ def test_serve_predict_and_route_including_a_category_training_never_had(enginee
         assert refused.status_code == 422
         assert refused.json()["errors"][0] == {"record": 0, "field": "region", "problem": "out_of_range",
                                                "message": refused.json()["errors"][0]["message"]}  # fmt: skip
-        bad_label = httpx.post(f"{server.url}/review/resolve", timeout=30,
-                               json={"review_id": routed["review_id"], "label": "malignant", "reviewer": "a"})  # fmt: skip
+        decision = {"review_id": routed["review_id"], "label": "malignant", "reviewer": "a"}
+        bad_label = httpx.post(f"{server.url}/review/resolve", json=decision, timeout=30)
         assert bad_label.status_code == 422 and "low" in bad_label.json()["error"]
         metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
         assert 'slipway_predicted_class_total{predicted_class="' in metrics
@@ -110,7 +109,9 @@ def test_the_pipeline_and_a_drift_report_with_the_same_contract(engineer: dict[s
                                .alias("region"))  # fmt: skip
     frame.rename({"employment": "Employment Type", "application_id": "App ID"}).write_csv(incoming / "batch.csv")
     config = root / "pipeline.yaml"
-    config.write_text(f"contract: {engineer['contract'].name}\nsources:\n  - {{name: branch, kind: files, path: incoming}}\n")
+    config.write_text(
+        f"contract: {engineer['contract'].name}\nsources:\n  - {{name: branch, kind: files, path: incoming}}\n"
+    )
     report = _ok(engineer["env"], "pipeline", "run", "--config", str(config), "--out", str(root / "pipeline"))
     totals = report["totals"]
     assert (totals["rows_in"], totals["rows_out"], totals["quarantined"]) == (300, 299, 1)
@@ -169,5 +170,7 @@ def test_a_model_trained_elsewhere_is_imported_from_skops(engineer: dict[str, An
     pickled = _cli(env, "model", "import", str(root / "model.joblib"), "--contract", contract_file, "--data",
                    str(holdout))  # fmt: skip
     assert pickled.returncode == 2 and "loading it runs any code" in pickled.stderr
-    wrong = _cli(env, "model", "import", str(root / "model.skops"), "--contract", "wdbc", "--data", str(holdout), *trust)
+    wrong = _cli(
+        env, "model", "import", str(root / "model.skops"), "--contract", "wdbc", "--data", str(holdout), *trust
+    )
     assert wrong.returncode == 2 and "not the contract's classes" in wrong.stderr

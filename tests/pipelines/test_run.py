@@ -26,13 +26,6 @@ from tests.wdbc import FEATURE_NAMES
 SAMPLES = PROJECT_DIR / "pipelines" / "samples"
 
 
-@pytest.fixture
-def keys(tmp_path: Path) -> KeyStore:
-    store = KeyStore(Path(os.environ["SLIPWAY_HOME"]) / "keys")
-    store.generate()
-    return store
-
-
 def _config(tmp_path: Path, sources: list[dict[str, Any]]) -> Path:
     path = tmp_path / "pipeline.yaml"
     path.write_text(json.dumps({"sources": sources}))

@@ -71,3 +71,36 @@ def test_help_shows_examples_and_exit_codes() -> None:
     assert result.returncode == 0
     assert "slipway render --stack dev --out build/manifests" in result.stdout
     assert "Exit codes:" in result.stdout
+
+
+PACKAGES = ("infra", "images", "policies", "lifecycle", "bentos", "pipelines", "runbooks")
+
+
+def _loaded_after(command: str) -> set[str]:
+    """The kit's top-level packages imported once the CLI has loaded ``command`` (in a fresh interpreter)."""
+    import sys
+
+    script = (
+        "import sys; from slipway.cli import main; import click; "
+        f"main.get_command(click.Context(main), {command!r}); "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(PACKAGES)!r}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(result.stdout.replace("'", '"')))
+
+
+def test_each_package_owns_its_commands_and_loading_one_imports_no_other() -> None:
+    from slipway.cli import COMMANDS
+
+    for command, location in COMMANDS.items():
+        owner = location.split(".")[0]
+        assert _loaded_after(command) == {owner}, command
+    assert _loaded_after("keys") == set()
+
+
+def test_help_lists_every_package_command() -> None:
+    result = _slipway("--help")
+    assert result.returncode == 0
+    for command in ("render", "rehearse", "image", "gate", "train", "model", "serve", "review", "drift",
+                    "pipeline", "runbooks", "keys", "audit"):  # fmt: skip
+        assert f"  {command} " in result.stdout

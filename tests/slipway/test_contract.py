@@ -159,3 +159,14 @@ def test_every_committed_contract_loads_and_the_json_schema_is_current() -> None
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema(), "run `python -m slipway.contract`"
     schema = json.loads(json_schema())
     assert {"key", "event_time", "label", "features"} <= set(schema["required"])
+
+
+def test_the_published_json_schema_accepts_every_committed_contract_and_rejects_a_broken_one() -> None:
+    import jsonschema
+    import yaml
+
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for path in CONTRACTS.glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_minimal(features=[{"name": "n", "type": "decimal"}]), schema)
