@@ -6,6 +6,7 @@ drift or custom metrics: what a demo would ship.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,14 @@ class Plain:
     def __init__(self) -> None:
         path = Path(bentoml.models.get(os.environ.get("SLIPWAY_MODEL", "classifier:latest")).path)
         self.model = joblib.load(path / "model.joblib")
+        self.matrix = json.loads((path / "card.json").read_text(encoding="utf-8"))["input"] == "matrix"
 
     @bentoml.api(route="/predict")
     def predict(self, record: dict[str, Any]) -> dict[str, Any]:
-        frame = pl.DataFrame({name: [record[name]] for name in NAMES})  # what every kit model is given
-        probabilities = self.model.predict_proba(frame)[0]
+        if self.matrix:  # what the model takes (its card says)
+            features: Any = np.asarray([[record[name] for name in NAMES]], dtype=np.float64)
+        else:
+            features = pl.DataFrame({name: [record[name]] for name in NAMES})
+        probabilities = self.model.predict_proba(features)[0]
         winner = int(np.argmax(probabilities))
         return {"prediction": str(self.model.classes_[winner]), "confidence": float(probabilities[winner])}

@@ -21,7 +21,7 @@ import polars as pl
 
 from bentos.classifier.artifact import CARD_SCHEMA
 from bentos.classifier.drift import feature_reference, prediction_reference
-from bentos.classifier.inputs import numeric_matrix
+from bentos.classifier.inputs import model_input, numeric_matrix
 from bentos.classifier.routing import mean_squared_distance
 from slipway.contract import Contract
 
@@ -59,14 +59,16 @@ def build_card(
     test: pl.DataFrame,
     metrics: dict[str, Any],
     origin: dict[str, Any],
+    form: str,
 ) -> dict[str, Any]:
-    """``reference``: the data the model learnt from (its distribution is what drift compares to)."""
+    """``reference``: the data the model learnt from (its distribution is what drift compares to);
+    ``form``: how the model takes its input (``bentos.classifier.inputs``)."""
     classes = [str(c) for c in model.classes_]
     ood = ood_reference(reference, contract)
     _, distances = mean_squared_distance(
         numeric_matrix(reference, ood["numeric"]), np.asarray(ood["mean"]), np.asarray(ood["std"])
     )
-    confidence_test = np.max(model.predict_proba(test), axis=1)
+    confidence_test = np.max(model.predict_proba(model_input(test, form)), axis=1)
     numeric_sample = {
         name: sorted(v for v in reference[name].cast(pl.Float64).to_list() if v is not None) for name in ood["numeric"]
     }
@@ -77,6 +79,7 @@ def build_card(
         "classes": classes,
         "features": list(contract.input_names),
         "feature_types": {f.name: f.type for f in contract.inputs},
+        "input": form,
         **origin,
         "metrics": metrics,
         "thresholds": {
@@ -87,7 +90,7 @@ def build_card(
         "ood": ood,
         "drift": {
             **feature_reference(reference, contract),
-            "prediction": prediction_reference(model.predict_proba(calibration), classes),
+            "prediction": prediction_reference(model.predict_proba(model_input(calibration, form)), classes),
             "sample": numeric_sample,
         },
     }

@@ -64,10 +64,10 @@ def load_labelled(contract: Contract, path: Path | None) -> LabelledData:
         else:
             path = (contract.source.parent if contract.source else Path.cwd()) / spec
     if path is not None:
+        if not path.is_file():
+            raise UsageError(f"no such data file: {path}")
         try:
             batch = read_file(path)
-        except FileNotFoundError:
-            raise UsageError(f"no such data file: {path}") from None
         except (OSError, UnreadableFile) as exc:
             raise UsageError(f"cannot read {path}: {exc}") from None
         frame, source = batch.frame, f"file:{path.name}"

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bentos.classifier.artifact import save_artifact
-from bentos.classifier.inputs import model_frame
+from bentos.classifier.inputs import FRAME, model_frame
 from lifecycle.card import build_card
 from lifecycle.data import load_labelled
 from lifecycle.evaluate import evaluate, require_floor
@@ -171,7 +171,7 @@ def import_model(
     # the drift and out-of-distribution references come from the calibration half: the best
     # available picture of the population the model is meant for
     card = build_card(contract, model, reference=x_cal, calibration=x_cal, test=x_test, metrics=metrics,
-                      origin=origin)  # fmt: skip
+                      origin=origin, form=FRAME)  # fmt: skip
     return TrainResult(save_artifact(model, card, keys), metrics, labelled.rows, labelled.rejected)
 
 

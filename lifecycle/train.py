@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bentos.classifier.artifact import SavedArtifact, save_artifact
+from bentos.classifier.inputs import input_format, model_input
 from lifecycle.card import build_card
 from lifecycle.data import LabelledData, load_labelled
 from lifecycle.estimators import DEFAULT, build
@@ -91,12 +92,13 @@ def train(
         labelled.subset(i) for i in (train_index, cal_index, test_index)
     )
 
+    form = input_format(contract)
     base = make_pipeline(kit_preprocessor(contract), build(estimator))
-    base.fit(x_train, y_train)
+    base.fit(model_input(x_train, form), y_train)
     model = CalibratedClassifierCV(FrozenEstimator(base), method="sigmoid")
-    model.fit(x_cal, y_cal)
+    model.fit(model_input(x_cal, form), y_cal)
 
-    metrics = evaluate(model.predict_proba(x_test), [str(c) for c in model.classes_], y_test)
+    metrics = evaluate(model.predict_proba(model_input(x_test, form)), [str(c) for c in model.classes_], y_test)
     require_floor(metrics, contract)
     origin = {
         "model": f"{type(base.steps[-1][1]).__name__} behind the kit's preprocessing, sigmoid-calibrated",
@@ -112,5 +114,5 @@ def train(
         },
     }
     card = build_card(contract, model, reference=x_train, calibration=x_cal, test=x_test, metrics=metrics,
-                      origin=origin)  # fmt: skip
+                      origin=origin, form=form)  # fmt: skip
     return TrainResult(save_artifact(model, card, keys), metrics, labelled.rows, labelled.rejected)

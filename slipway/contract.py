@@ -278,9 +278,14 @@ class Contract(_Strict):
         return f"{self.name} v{self.version} ({self.digest[:19]}…)"
 
     # -- names and values ------------------------------------------------------------------------------
+    @functools.cached_property
+    def _exact(self) -> dict[str, str]:
+        return {s: canonical for canonical, spellings in self._spellings().items() for s in spellings}
+
     def canonical_name(self, column: str) -> str | None:
         """The canonical field (feature, key, event time or label) a column means, else None."""
-        return self._lookup.get(self._fold(column))
+        exact = self._exact.get(column)  # most requests spell every name as the contract does
+        return exact if exact is not None else self._lookup.get(self._fold(column))
 
     def class_of(self, raw: str) -> str | None:
         """A label spelling as one of the classes (case-insensitive; the contract's value aliases)."""

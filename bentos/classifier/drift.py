@@ -20,7 +20,7 @@ Usage::
 
     reference = feature_reference(training_frame, contract)                  # at training
     monitor = DriftMonitor(card["drift"], metrics, names=contract.input_names, window=500, min_samples=100)
-    monitor.observe(frame, probabilities)                                     # per request
+    monitor.observe(batch.numbers, batch.categories, probabilities)           # per request
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from slipway.columns import as_floats
 
 if TYPE_CHECKING:
     import polars as pl
@@ -101,7 +103,7 @@ def feature_reference(frame: pl.DataFrame, contract: Contract) -> dict[str, Any]
     for feature in contract.inputs:
         column = frame[feature.name]
         if feature.numeric:
-            values = column.cast(float).to_numpy().astype(np.float64)
+            values = as_floats(column)
             edges = bin_edges(values[~np.isnan(values)])
             features[feature.name] = {"kind": "numeric", "edges": edges,
                                       "expected": numeric_shares(values, edges).tolist()}  # fmt: skip
@@ -127,21 +129,26 @@ def live_edges(spec: dict[str, Any]) -> list[float]:
     return [i + 0.5 for i in range(len(spec["values"]) + 1)]
 
 
-def encode(frame: pl.DataFrame, names: Sequence[str], reference: dict[str, Any]) -> FloatArray:
-    """One float per value: numbers as they are (missing = +inf), categories as their index in the
-    reference (unseen = len(values), missing = len(values) + 1)."""
-    columns = []
-    for name in names:
+def encode(
+    numbers: FloatArray,
+    categories: Mapping[str, Sequence[str | None]],
+    names: Sequence[str],
+    reference: dict[str, Any],
+) -> FloatArray:
+    """One float per value of each feature in ``names``: numbers as they are (missing = +inf),
+    categories as their index in the reference (unseen = len(values), missing = len(values) + 1).
+    ``numbers`` holds the numeric features of ``names``, in that order."""
+    encoded = np.empty((numbers.shape[0], len(names)))
+    numeric_at = [i for i, name in enumerate(names) if reference["features"][name]["kind"] == "numeric"]
+    encoded[:, numeric_at] = np.where(np.isnan(numbers), np.inf, numbers)
+    for position, name in enumerate(names):
         spec = reference["features"][name]
-        column = frame[name]
         if spec["kind"] == "numeric":
-            values = column.cast(float).to_numpy().astype(np.float64)
-            columns.append(np.where(np.isnan(values), np.inf, values))
-        else:
-            index = {value: float(i) for i, value in enumerate(spec["values"])}
-            unseen, missing = float(len(index)), float(len(index) + 1)
-            columns.append(np.array([missing if v is None else index.get(v, unseen) for v in column.to_list()]))
-    return np.column_stack(columns) if columns else np.zeros((frame.height, 0))
+            continue
+        index = {value: float(i) for i, value in enumerate(spec["values"])}
+        unseen, missing = float(len(index)), float(len(index) + 1)
+        encoded[:, position] = [missing if v is None else index.get(v, unseen) for v in categories[name]]
+    return encoded
 
 
 class DriftGauges(Protocol):
@@ -213,9 +220,12 @@ class DriftMonitor:
         self._publish_every = publish_every
         self._published = float("-inf")
 
-    def observe(self, frame: pl.DataFrame, probabilities: FloatArray) -> None:
-        """``probabilities``: shape (n, classes), in the order of the reference's classes."""
-        encoded = encode(frame, self.names, self.reference)
+    def observe(
+        self, numbers: FloatArray, categories: Mapping[str, Sequence[str | None]], probabilities: FloatArray
+    ) -> None:
+        """``numbers``: the numeric features (in ``names`` order); ``categories``: each category
+        feature's values; ``probabilities``: shape (n, classes), in the reference's class order."""
+        encoded = encode(numbers, categories, self.names, self.reference)
         with self._lock:
             self._features.add(encoded)
             self._predictions.add(probabilities)

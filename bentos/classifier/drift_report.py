@@ -35,10 +35,10 @@ def read_inputs(path: Path, contract: Contract) -> pl.DataFrame:
     from pipelines.reader import UnreadableFile, read_file
     from pipelines.transform import apply_contract
 
+    if not path.is_file():
+        raise UsageError(f"no such data file: {path}")
     try:
         batch = read_file(path)
-    except FileNotFoundError:
-        raise UsageError(f"no such data file: {path}") from None
     except (OSError, UnreadableFile) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     result = apply_contract(batch.frame, contract, metadata=False)

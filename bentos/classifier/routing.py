@@ -14,22 +14,18 @@ confidence. A prediction is decided automatically only when none of these holds:
 Usage::
 
     policy = RoutingPolicy.from_card(card, high_stakes_labels=contract.label.high_stakes)
-    assessments = policy.assess_batch(frame, probabilities)      # probabilities: (n, classes)
+    assessments = policy.assess_batch(batch.numbers, batch.categories, probabilities)   # (n, classes)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from bentos.classifier.drift import FloatArray
-from bentos.classifier.inputs import numeric_matrix
-
-if TYPE_CHECKING:
-    import polars as pl
 
 LOW_CONFIDENCE = "low_confidence"
 OUT_OF_DISTRIBUTION = "out_of_distribution"
@@ -91,13 +87,18 @@ class RoutingPolicy:
             high_stakes_labels=frozenset(high_stakes_labels),
         )
 
-    def assess_batch(self, frame: pl.DataFrame, probabilities: FloatArray) -> list[Assessment]:
-        numbers = numeric_matrix(frame, self.numeric)
+    def assess_batch(
+        self,
+        numbers: FloatArray,
+        categories: Mapping[str, Sequence[str | None]],
+        probabilities: FloatArray,
+    ) -> list[Assessment]:
+        """``numbers``: the numeric inputs in the card's order (missing = NaN); ``categories``: each
+        category input's values; ``probabilities``: one column per class, in the card's order."""
         z, distances = mean_squared_distance(numbers, self.mean, self.std)
         outside = (numbers < self.low) | (numbers > self.high)  # NaN (missing) compares False
         unseen = {
-            name: [v is not None and v not in seen for v in frame[name].to_list()]
-            for name, seen in self.categories.items()
+            name: [v is not None and v not in seen for v in categories[name]] for name, seen in self.categories.items()
         }
         winners = np.argmax(probabilities, axis=1)
         results = []

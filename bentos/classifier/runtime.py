@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_verified
 from bentos.classifier.drift import DriftMonitor
-from bentos.classifier.inputs import model_frame
+from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_queue import (
     ReviewConflict,
@@ -141,11 +141,13 @@ class ModelRuntime:
                 rows.append(values)
         if errors:
             return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
-        frame = model_frame(self.contract, rows)
-        probabilities = np.asarray(self.model.estimator.predict_proba(frame), dtype=np.float64)
-        results = self._route(request_id, rows, self.policy.assess_batch(frame, probabilities))
+        batch = InputBatch(self.contract, rows)
+        features = batch.model_input(self.model.card["input"])
+        probabilities = np.asarray(self.model.estimator.predict_proba(features), dtype=np.float64)
+        assessments = self.policy.assess_batch(batch.numbers, batch.categories, probabilities)
+        results = self._route(request_id, rows, assessments)
         if self.drift is not None:
-            self.drift.observe(frame, probabilities)
+            self.drift.observe(batch.numbers, batch.categories, probabilities)
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",

@@ -80,8 +80,8 @@ def _monitor(gauges: Gauges, **kwargs: int) -> DriftMonitor:
     return DriftMonitor(reference, gauges, names=["x"], **kwargs)
 
 
-def _x(values: Any) -> pl.DataFrame:
-    return pl.DataFrame({"x": np.asarray(values, dtype=np.float64).ravel()})
+def _x(values: Any) -> np.ndarray[Any, Any]:
+    return np.asarray(values, dtype=np.float64).reshape(-1, 1)
 
 
 def _p(positive: Any) -> np.ndarray[Any, Any]:
@@ -92,7 +92,7 @@ def _p(positive: Any) -> np.ndarray[Any, Any]:
 def test_nothing_is_published_below_the_minimum_sample_count() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=100)
-    monitor.observe(_x(np.zeros((99, 1))), _p(np.full(99, 0.2)))
+    monitor.observe(_x(np.zeros((99, 1))), {}, _p(np.full(99, 0.2)))
     assert gauges.window == 99 and gauges.features == {} and gauges.prediction is None
     assert monitor.snapshot()["features"] is None
 
@@ -100,9 +100,9 @@ def test_nothing_is_published_below_the_minimum_sample_count() -> None:
 def test_gauges_are_recomputed_at_most_once_per_interval() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=10, publish_every=3600)
-    monitor.observe(_x(np.zeros((20, 1))), _p(np.full(20, 0.2)))
+    monitor.observe(_x(np.zeros((20, 1))), {}, _p(np.full(20, 0.2)))
     first = gauges.features["x"]
-    monitor.observe(_x(np.full((20, 1), 5.0)), _p(np.full(20, 0.9)))
+    monitor.observe(_x(np.full((20, 1), 5.0)), {}, _p(np.full(20, 0.9)))
     assert gauges.features["x"] == first  # throttled
     assert gauges.window == 40  # the window count is always current
     assert monitor.snapshot()["features"]["x"] != pytest.approx(first)  # an explicit snapshot is always fresh
@@ -112,9 +112,9 @@ def test_shifted_inputs_drift_and_the_window_forgets() -> None:
     gauges = Gauges()
     monitor = _monitor(gauges, window=200, min_samples=100)
     rng = np.random.default_rng(9)
-    monitor.observe(_x(rng.normal(3.0, 1, (200, 1))), _p(np.full(200, 0.9)))
+    monitor.observe(_x(rng.normal(3.0, 1, (200, 1))), {}, _p(np.full(200, 0.9)))
     assert gauges.features["x"] > 1.0 and gauges.prediction is not None and gauges.prediction > 1.0
-    monitor.observe(_x(rng.normal(0.0, 1, (200, 1))), _p(rng.uniform(0, 1, 200)))  # the window now holds only these
+    monitor.observe(_x(rng.normal(0.0, 1, (200, 1))), {}, _p(rng.uniform(0, 1, 200)))  # the window now holds only these
     assert gauges.window == 200
     assert gauges.features["x"] < 0.25
 
@@ -150,5 +150,5 @@ def test_a_category_training_never_had_drifts_live() -> None:
                                                "expected": [0.5, 0.5, 0.0, 0.0]}  # fmt: skip
     gauges = Gauges()
     monitor = DriftMonitor(reference, gauges, names=["colour", "size"], window=100, min_samples=10, publish_every=0)
-    monitor.observe(pl.DataFrame({"colour": ["blue"] * 50, "size": [1.0, 2.0] * 25}), _p(np.full(50, 0.5)))
+    monitor.observe(np.array([[1.0], [2.0]] * 25), {"colour": ["blue"] * 50}, _p(np.full(50, 0.5)))
     assert gauges.features["colour"] > 1.0 and gauges.features["size"] < 0.01

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from bentos.classifier.routing import HIGH_STAKES, LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, RoutingPolicy
 
@@ -19,10 +18,10 @@ CARD: dict[str, Any] = {
 }  # fmt: skip
 
 
-def _frame(scale: float = 0.0, **changes: float | None) -> pl.DataFrame:
+def _numbers(scale: float = 0.0, **changes: float | None) -> np.ndarray[Any, Any]:
     row: dict[str, float | None] = dict.fromkeys(NAMES, scale)
     row.update(changes)
-    return pl.DataFrame([row], schema=dict.fromkeys(NAMES, pl.Float64))
+    return np.array([[np.nan if v is None else v for v in row.values()]])
 
 
 def _binary(positive: float) -> np.ndarray[Any, Any]:
@@ -31,7 +30,7 @@ def _binary(positive: float) -> np.ndarray[Any, Any]:
 
 def _assess(positive: float, scale: float = 0.0, stakes: frozenset[str] = frozenset()) -> tuple[str, ...]:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=stakes)
-    return policy.assess_batch(_frame(scale), _binary(positive))[0].reasons
+    return policy.assess_batch(_numbers(scale), {}, _binary(positive))[0].reasons
 
 
 def test_confident_in_distribution_low_stakes_is_automatic() -> None:
@@ -41,7 +40,7 @@ def test_confident_in_distribution_low_stakes_is_automatic() -> None:
 
 def test_the_prediction_is_the_most_probable_class_and_its_probability_the_confidence() -> None:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=())
-    (assessment,) = policy.assess_batch(_frame(), _binary(0.03))
+    (assessment,) = policy.assess_batch(_numbers(), {}, _binary(0.03))
     assert (assessment.prediction, round(assessment.confidence, 6)) == ("negative", 0.97)
     assert assessment.probabilities == {"negative": 0.97, "positive": 0.03}
 
@@ -53,21 +52,21 @@ def test_low_confidence_goes_to_review() -> None:
 
 def test_out_of_distribution_goes_to_review_and_names_features() -> None:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=())
-    (assessment,) = policy.assess_batch(_frame(x3=9.5, x7=9.0, x11=8.5, x20=8.0), _binary(0.01))
+    (assessment,) = policy.assess_batch(_numbers(x3=9.5, x7=9.0, x11=8.5, x20=8.0), {}, _binary(0.01))
     assert assessment.reasons == (OUT_OF_DISTRIBUTION,)
     assert assessment.unusual_features[:3] == ("x3", "x7", "x11")
 
 
 def test_a_number_outside_the_training_range_is_out_of_distribution_alone() -> None:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=())
-    (assessment,) = policy.assess_batch(_frame(x5=10.5), _binary(0.01))  # distance small, range exceeded
+    (assessment,) = policy.assess_batch(_numbers(x5=10.5), {}, _binary(0.01))  # distance small, range exceeded
     assert assessment.ood_distance < 4.0
     assert assessment.reasons == (OUT_OF_DISTRIBUTION,) and assessment.unusual_features == ("x5",)
 
 
 def test_missing_numbers_are_skipped_not_counted_as_unusual() -> None:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=())
-    (assessment,) = policy.assess_batch(_frame(x1=None, x2=None), _binary(0.01))
+    (assessment,) = policy.assess_batch(_numbers(x1=None, x2=None), {}, _binary(0.01))
     assert assessment.reasons == () and assessment.ood_distance == 0.0
 
 
@@ -86,7 +85,7 @@ def test_reasons_combine() -> None:
 
 def test_a_deployment_can_raise_the_confidence_bar() -> None:
     policy = RoutingPolicy.from_card(CARD, high_stakes_labels=(), confidence_threshold=0.99)
-    (assessment,) = policy.assess_batch(_frame(), _binary(0.02))
+    (assessment,) = policy.assess_batch(_numbers(), {}, _binary(0.02))
     assert assessment.reasons == (LOW_CONFIDENCE,)
 
 
@@ -98,9 +97,10 @@ def test_multiclass_with_an_unseen_category() -> None:
                 "categories": {"region": ["north", "south"]}},
     }  # fmt: skip
     policy = RoutingPolicy.from_card(card, high_stakes_labels=("high",))
-    frame = pl.DataFrame({"age": [41, 30, 50, 45], "region": ["north", "south", "east", None]})
+    numbers = np.array([[41.0], [30.0], [50.0], [45.0]])
+    regions = {"region": ["north", "south", "east", None]}
     probabilities = np.array([[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
-    low, high, unseen, unsure = policy.assess_batch(frame, probabilities)
+    low, high, unseen, unsure = policy.assess_batch(numbers, regions, probabilities)
     assert (low.prediction, low.reasons) == ("low", ())
     assert (high.prediction, high.reasons) == ("high", (HIGH_STAKES,))
     assert (unseen.prediction, unseen.reasons, unseen.unusual_features) == ("medium", (OUT_OF_DISTRIBUTION,),
