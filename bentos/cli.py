@@ -191,7 +191,7 @@ def drift_report_command(data: Path, out: Path | None, contract_ref: str | None)
     """
     import datetime
 
-    from bentos.classifier.artifact import check_card, load_verified
+    from bentos.classifier.artifact import check_card, load_served
     from bentos.classifier.drift_report import drift_report
     from bentos.classifier.settings import ServerSettings
     from slipway.audit import slipway_home
@@ -199,12 +199,7 @@ def drift_report_command(data: Path, out: Path | None, contract_ref: str | None)
     _contract_env(contract_ref)
     settings = ServerSettings()
     contract = settings.load_contract()
-    model = load_verified(
-        settings.model,
-        public_key=settings.public_key_path(),
-        expected_digest=settings.model_digest,
-        bento=settings.bento,
-    )
+    model = load_served(settings)
     check_card(model, contract)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or slipway_home() / "reports" / "drift" / stamp

@@ -52,7 +52,7 @@ class LabelledData:
 
 
 def load_labelled(contract: Contract, path: Path | None) -> LabelledData:
-    from pipelines.reader import ROW, UnreadableFile, read_file
+    from pipelines.reader import ROW, read_data_file
     from pipelines.transform import apply_contract
 
     if path is None:
@@ -64,12 +64,7 @@ def load_labelled(contract: Contract, path: Path | None) -> LabelledData:
         else:
             path = (contract.source.parent if contract.source else Path.cwd()) / spec
     if path is not None:
-        if not path.is_file():
-            raise UsageError(f"no such data file: {path}")
-        try:
-            batch = read_file(path)
-        except (OSError, UnreadableFile) as exc:
-            raise UsageError(f"cannot read {path}: {exc}") from None
+        batch = read_data_file(path)
         frame, source = batch.frame, f"file:{path.name}"
         malformed = len(batch.malformed)
     else:

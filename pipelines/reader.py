@@ -66,6 +66,19 @@ def read_file(path: Path) -> Batch:
     return read_bytes(data, str(path))
 
 
+def read_data_file(path: Path) -> Batch:
+    """``read_file`` for a file a person named on the command line: UsageError when it is absent or
+    unreadable (the pipeline instead quarantines an unreadable file)."""
+    from slipway.errors import UsageError
+
+    if not path.is_file():
+        raise UsageError(f"no such data file: {path}")
+    try:
+        return read_file(path)
+    except UnreadableFile as exc:
+        raise UsageError(f"cannot read {exc}") from None
+
+
 def read_bytes(data: bytes, name: str) -> Batch:
     """The same, for data that did not come from a file (an HTTP body); ``name`` is for messages."""
     compressed = data[:2] == GZIP_MAGIC

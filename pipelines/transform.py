@@ -275,7 +275,7 @@ def _typed(frame: pl.DataFrame, source: dict[str, str], contract: Contract) -> p
         _label(contract, source[label]).alias(label),
         *[_text(source[name]).is_not_null().alias(f"__present_{name}") for name in (*other, label)],
     ]
-    fast = pl.concat([plain.filter(clean), frame.filter(clean).select(shared)], how="horizontal").with_columns(
+    fast = pl.concat([plain.filter(clean), frame.select(shared).filter(clean)], how="horizontal").with_columns(
         pl.lit(name in given or name in fast_columns).alias(f"__present_{name}") for name in (key, when, *fast_columns)
     )
     careful = frame.filter(~clean).select(

@@ -19,11 +19,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
 from slipway.signing import KeyStore, SignatureInvalid, public_key_fingerprint, verify
+
+if TYPE_CHECKING:
+    from bentos.classifier.settings import ServerSettings
 
 MODEL_NAME = "classifier"
 CARD_SCHEMA = 2  # what lifecycle.card writes
@@ -159,6 +162,16 @@ def check_card(model: VerifiedModel, contract: Contract) -> None:
             f"({str(recorded.get('digest'))[:19]}…), but this server serves {contract.describe()}: serve it with "
             "that contract (SLIPWAY_CONTRACT) or train a model on this one"
         )
+
+
+def load_served(settings: ServerSettings) -> VerifiedModel:
+    """The model the settings name (SLIPWAY_MODEL, SLIPWAY_BENTO), verified as the server verifies it."""
+    return load_verified(
+        settings.model,
+        public_key=settings.public_key_path(),
+        expected_digest=settings.model_digest,
+        bento=settings.bento,
+    )
 
 
 def _fingerprint_or_unknown(path: Path) -> str:

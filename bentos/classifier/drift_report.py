@@ -32,16 +32,10 @@ MIN_ROWS = 30
 def read_inputs(path: Path, contract: Contract) -> pl.DataFrame:
     """The contract's model inputs of a data file (the pipeline's output, or any file it reads),
     checked as the pipeline checks them; rows the contract rejects are left out."""
-    from pipelines.reader import UnreadableFile, read_file
+    from pipelines.reader import read_data_file
     from pipelines.transform import apply_contract
 
-    if not path.is_file():
-        raise UsageError(f"no such data file: {path}")
-    try:
-        batch = read_file(path)
-    except (OSError, UnreadableFile) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    result = apply_contract(batch.frame, contract, metadata=False)
+    result = apply_contract(read_data_file(path).frame, contract, metadata=False)
     if result.missing_columns:
         raise UsageError(f"{path} lacks contract feature column(s): {', '.join(result.missing_columns)}")
     return result.valid.select(contract.input_names)

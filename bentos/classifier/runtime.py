@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_verified
+from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_served
 from bentos.classifier.drift import DriftMonitor
 from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
@@ -78,12 +78,7 @@ class ModelRuntime:
         metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None, classes=contract.classes)
         runtime = cls(settings, metrics, contract, queue=queue, queue_problem=queue_problem)
         try:
-            model = load_verified(
-                settings.model,
-                public_key=settings.public_key_path(),
-                expected_digest=settings.model_digest,
-                bento=settings.bento,
-            )
+            model = load_served(settings)
             check_card(model, contract)
             high_stakes = settings.high_stakes(contract)
         except (ArtifactRejected, SlipwayError) as exc:
