@@ -51,24 +51,26 @@ class LabelledData:
         return self.frame[index], self.labels[index]
 
 
-def load_labelled(contract: Contract, path: Path | None) -> LabelledData:
-    from pipelines.reader import ROW, read_data_file
-    from pipelines.transform import apply_contract
+def _source(contract: Contract, path: Path | None) -> tuple[pl.DataFrame, str, int]:
+    """The raw records (text or typed), a description of where they came from, unparseable rows."""
+    from pipelines.reader import read_data_file
 
     if path is None:
         spec = contract.default_data
         if spec is None:
             raise UsageError(f"contract {contract.name} names no default_data: give the labelled records with --data")
         if spec.startswith("sklearn:"):
-            frame, source = _sklearn(contract, spec.removeprefix("sklearn:")), spec
-        else:
-            path = (contract.source.parent if contract.source else Path.cwd()) / spec
-    if path is not None:
-        batch = read_data_file(path)
-        frame, source = batch.frame, f"file:{path.name}"
-        malformed = len(batch.malformed)
-    else:
-        malformed = 0
+            return _sklearn(contract, spec.removeprefix("sklearn:")), spec, 0
+        path = (contract.source.parent if contract.source else Path.cwd()) / spec
+    batch = read_data_file(path)
+    return batch.frame, f"file:{path.name}", len(batch.malformed)
+
+
+def load_labelled(contract: Contract, path: Path | None) -> LabelledData:
+    from pipelines.reader import ROW
+    from pipelines.transform import apply_contract
+
+    frame, source, malformed = _source(contract, path)
     result = apply_contract(frame, contract, metadata=False)
     if result.missing_columns:
         raise UsageError(f"{source} lacks column(s) the contract {contract.name} requires: "

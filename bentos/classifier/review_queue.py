@@ -80,7 +80,7 @@ class ReviewItem:
     created: float
     status: str
     prediction: str
-    probability: float
+    probability: float  # the calibrated probability of the predicted class (its confidence)
     reasons: list[str]
     model_version: str
     model_digest: str
