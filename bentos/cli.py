@@ -181,7 +181,8 @@ def drift() -> None:
 @click.option("--contract", "contract_ref", default=None, metavar="FILE|NAME", help=CONTRACT_HELP)
 def drift_report_command(data: Path, out: Path | None, contract_ref: str | None) -> None:
     """PSI per feature (numbers binned, categories with unseen values counted), KS for numbers; a JSON
-    report plus a PNG chart per drifted feature. The model is the server's (SLIPWAY_MODEL), verified,
+    report plus a PNG chart per drifted feature. The model is the server's (SLIPWAY_MODEL, else the newest made for the
+    contract), verified,
     and must have been made for the contract.
 
     \b
@@ -199,7 +200,7 @@ def drift_report_command(data: Path, out: Path | None, contract_ref: str | None)
     _contract_env(contract_ref)
     settings = ServerSettings()
     contract = settings.load_contract()
-    model = load_served(settings)
+    model = load_served(settings, contract)
     check_card(model, contract)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     target = out or slipway_home() / "reports" / "drift" / stamp

@@ -112,6 +112,30 @@ def find_model(tag: str, bento: Path | None = None) -> Any:
         raise ArtifactRejected(f"model {tag} is not in {where} (run `slipway train`)") from None
 
 
+def latest_for_contract(contract: Contract, bento: Path | None = None) -> str:
+    """The tag of the newest stored model made for ``contract`` (its card records the digest; the
+    card is only read here to choose, the chosen model is verified before use)."""
+    import bentoml
+
+    models = (
+        bentoml.models.list(MODEL_NAME, _model_store=bento_model_store(bento))
+        if bento
+        else (bentoml.models.list(MODEL_NAME))
+    )
+    for model in sorted(models, key=lambda m: m.creation_time, reverse=True):
+        try:
+            card = json.loads((Path(model.path) / "card.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and (card.get("contract") or {}).get("digest") == contract.digest:
+            return str(model.tag)
+    where = f"the image's Bento {bento}" if bento else "the model store"
+    raise ArtifactRejected(
+        f"no model in {where} was made for contract {contract.describe()} "
+        f"(run `slipway train --contract {contract.source or contract.name}`)"
+    )
+
+
 def load_verified(
     tag: str, *, public_key: Path, expected_digest: str | None = None, bento: Path | None = None
 ) -> VerifiedModel:
@@ -164,10 +188,16 @@ def check_card(model: VerifiedModel, contract: Contract) -> None:
         )
 
 
-def load_served(settings: ServerSettings) -> VerifiedModel:
-    """The model the settings name (SLIPWAY_MODEL, SLIPWAY_BENTO), verified as the server verifies it."""
+def served_tag(settings: ServerSettings, contract: Contract) -> str:
+    """SLIPWAY_MODEL when set, else the newest model made for the contract served."""
+    return settings.model or latest_for_contract(contract, settings.bento)
+
+
+def load_served(settings: ServerSettings, contract: Contract) -> VerifiedModel:
+    """The model the settings name (SLIPWAY_MODEL, SLIPWAY_BENTO), or the newest made for the
+    contract, verified as the server verifies it."""
     return load_verified(
-        settings.model,
+        served_tag(settings, contract),
         public_key=settings.public_key_path(),
         expected_digest=settings.model_digest,
         bento=settings.bento,

@@ -78,7 +78,7 @@ class ModelRuntime:
         metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None, classes=contract.classes)
         runtime = cls(settings, metrics, contract, queue=queue, queue_problem=queue_problem)
         try:
-            model = load_served(settings)
+            model = load_served(settings, contract)
             check_card(model, contract)
             high_stakes = settings.high_stakes(contract)
         except (ArtifactRejected, SlipwayError) as exc:

@@ -3,7 +3,7 @@
 | variable | default | meaning |
 |---|---|---|
 | SLIPWAY_CONTRACT | wdbc (embedded) | the data contract served: a file or an embedded contract's name |
-| SLIPWAY_MODEL | classifier:latest | model tag in the BentoML store ($BENTOML_HOME); its card must name the contract |
+| SLIPWAY_MODEL | newest for the contract | a model tag in the BentoML store ($BENTOML_HOME), made for the contract |
 | SLIPWAY_BENTO | unset | a built Bento to serve, whose own model store holds the model (set in the image) |
 | SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_KEYS/signing.pub | Ed25519 public key that must verify the model |
 | SLIPWAY_MODEL_DIGEST | unset | when set, the served model must have exactly this digest |
@@ -35,7 +35,7 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SLIPWAY_", extra="ignore", frozen=True)
 
     contract: str | None = None
-    model: str = "classifier:latest"
+    model: str | None = None
     bento: Path | None = None
     server_replicas: int = Field(1, ge=1)
     model_public_key: Path | None = None

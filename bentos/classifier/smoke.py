@@ -46,12 +46,12 @@ def smoke_records(card: dict[str, Any], contract: Contract) -> list[dict[str, Va
 
 
 def main() -> int:
-    from bentos.classifier.artifact import find_model
+    from bentos.classifier.artifact import find_model, served_tag
     from bentos.classifier.settings import ServerSettings
 
     settings = ServerSettings()
     contract = settings.load_contract()
-    model = find_model(settings.model, settings.bento)
+    model = find_model(served_tag(settings, contract), settings.bento)
     card = json.loads((Path(model.path) / "card.json").read_text(encoding="utf-8"))
     records = smoke_records(card, contract)
     json.dump({"records": records, "high_stakes": list(settings.high_stakes(contract))}, sys.stdout)

@@ -122,12 +122,16 @@ def test_the_pipeline_and_a_drift_report_with_the_same_contract(engineer: dict[s
     assert data.schema["age"] == pl.Int64 and data.schema["prior_default"] == pl.Boolean
     assert data["debt_to_income"].null_count() > 0  # missing optional values survive as missing
 
-    env = {**engineer["env"], "SLIPWAY_MODEL": engineer["trained"]["tag"]}
+    env = engineer["env"]  # no SLIPWAY_MODEL: the newest model made for the contract
     drift = _ok(env, "drift", "report", str(root / "pipeline" / "data" / "records.parquet"),
                 "--contract", str(engineer["contract"]), "--out", str(root / "drift"))  # fmt: skip
     assert drift["features"]["region"]["kind"] == "category" and drift["features"]["age"]["kind"] == "numeric"
     assert drift["contract"]["name"] == "loans"
-    wrong = _cli(env, "drift", "report", str(root / "pipeline" / "data" / "records.parquet"), "--contract", "wdbc")
+    records = str(root / "pipeline" / "data" / "records.parquet")
+    none = _cli(env, "drift", "report", records, "--contract", "wdbc")
+    assert none.returncode == 1 and "no model in the model store was made for contract wdbc" in none.stderr
+    pinned = {**env, "SLIPWAY_MODEL": engineer["trained"]["tag"]}
+    wrong = _cli(pinned, "drift", "report", records, "--contract", "wdbc")
     assert wrong.returncode == 1 and "made for contract loans" in wrong.stderr
 
 
