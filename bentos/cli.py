@@ -58,9 +58,38 @@ def serve(host: str, port: int, contract_ref: str | None) -> None:
 
 @click.group()
 @click.option("--contract", "contract_ref", default=None, metavar="FILE|NAME", help=CONTRACT_HELP)
-def review(contract_ref: str | None) -> None:
-    """The human review queue (the same queue the server writes to); labels are the contract's classes."""
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A file holding your access token (default: $SLIPWAY_TOKEN). Every review command acts as its subject.",
+)
+def review(contract_ref: str | None, token_file: Path | None) -> None:
+    """The human review queue (the same queue the server writes to), as an authenticated subject.
+
+    Labels are the contract's classes. The token is verified as the server verifies it (issuer,
+    keys, audience, roles): list needs reviewer, second-reviewer, auditor or admin; resolve needs
+    reviewer, second-reviewer or admin; export, backup and restore need admin.
+    """
     _contract_env(contract_ref)
+    if token_file is not None:
+        os.environ["SLIPWAY_TOKEN"] = token_file.read_text(encoding="utf-8").strip()
+
+
+def _subject(*roles: str) -> Any:
+    """The verified identity of $SLIPWAY_TOKEN, holding one of ``roles``."""
+    from slipway.identity import TokenRejected, TokenVerifier
+    from slipway.identity.settings import AuthSettings
+
+    token = os.environ.get("SLIPWAY_TOKEN", "").strip()
+    if not token:
+        raise TokenRejected("review commands act as a verified subject: give --token-file or set SLIPWAY_TOKEN")
+    trust = AuthSettings().trust()
+    if trust is None:
+        raise TokenRejected("no identity provider is configured (SLIPWAY_AUTH_ISSUER, or `slipway auth dev-issuer`)")
+    identity = TokenVerifier(trust).verify(token)
+    identity.require(*roles)
+    return identity
 
 
 def _queue() -> Any:
@@ -76,6 +105,9 @@ def _queue() -> Any:
 @click.option("--limit", type=int, default=50, show_default=True)
 def review_list(limit: int) -> None:
     """Pending reviews, oldest first."""
+    from slipway.identity import ADMIN, AUDITOR, REVIEWER, SECOND_REVIEWER
+
+    _subject(REVIEWER, SECOND_REVIEWER, AUDITOR, ADMIN)
     queue = _queue()
     items = [i.summary() for i in queue.pending(limit=limit)]
     depth, oldest = queue.depth()
@@ -93,18 +125,19 @@ def review_list(limit: int) -> None:
 @review.command("resolve")
 @click.argument("review_id")
 @click.option("--label", required=True, help="The true class: one of the contract's classes.")
-@click.option("--reviewer", required=True, help="Who decided (recorded in the audit trail).")
 @click.option("--note", default="", help="Free text, stored encrypted.")
-def review_resolve(review_id: str, label: str, reviewer: str, note: str) -> None:
-    """Record a reviewer's decision.
+def review_resolve(review_id: str, label: str, note: str) -> None:
+    """Record your decision; the audit trail names your token's subject.
 
     \b
     Examples:
-      slipway review resolve rv-0123abcd --label "$CLASS" --reviewer dr.ahmed --note "second read"
-      slipway review --contract contracts/credit.yaml resolve rv-4567efab --label medium --reviewer analyst.b
+      slipway review --token-file ~/.slipway-token resolve rv-0123abcd --label "$CLASS" --note "second read"
+      SLIPWAY_TOKEN=... slipway review --contract contracts/credit.yaml resolve rv-4567efab --label medium
     """
     from slipway.errors import UsageError
+    from slipway.identity import ADMIN, REVIEWER, SECOND_REVIEWER
 
+    reviewer = _subject(REVIEWER, SECOND_REVIEWER, ADMIN)
     queue = _queue()
     chosen = queue.contract.class_of(label)
     if chosen is None:
@@ -123,6 +156,9 @@ def review_backup(directory: Path) -> None:
     Examples:
       slipway review backup /backups/reviews-2026-11-28
     """
+    from slipway.identity import ADMIN
+
+    _subject(ADMIN)
     result = _queue().backup(directory)
     emit(result, [f"backed up {result['reviews']} reviews ({result['pending']} pending) and "
                    f"{result['audit_records']} audit records to {directory}"])  # fmt: skip
@@ -139,6 +175,9 @@ def review_restore(directory: Path) -> None:
     Examples:
       slipway review restore /backups/reviews-2026-11-28
     """
+    from slipway.identity import ADMIN
+
+    _subject(ADMIN)
     result = _queue().restore(directory)
     emit(result, [f"restored {result['reviews']} reviews and {result['audit_records']} audit records"])
 
@@ -154,9 +193,12 @@ def review_export(out: Path) -> None:
     """
     import csv
 
+    from slipway.identity import ADMIN
+
+    exporter = _subject(ADMIN)
     queue = _queue()
     contract = queue.contract
-    records = list(queue.resolved_records())
+    records = list(queue.resolved_records(exporter=exporter))
     with atomic_output(out) as stream:
         columns = [contract.key.field, *(f.name for f in contract.features), contract.label.field]
         writer = csv.DictWriter(stream, fieldnames=columns)

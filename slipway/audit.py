@@ -92,6 +92,21 @@ class AuditTrail:
             os.fsync(handle.fileno())
         return records
 
+    def actors(self) -> list[dict[str, Any]]:
+        """Who did what, by verified subject: one entry per (event, issuer, subject), with a count
+        (read after ``verify``: the records are then known to be unaltered)."""
+        counts: dict[tuple[str, str, str], int] = {}
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                data = record.get("data") or {}
+                if "subject" in data:
+                    key = (str(record["event"]), str(data.get("issuer", "")), str(data["subject"]))
+                    counts[key] = counts.get(key, 0) + 1
+        return [{"event": e, "issuer": i, "subject": s, "records": n} for (e, i, s), n in sorted(counts.items())]
+
     def verify(self) -> int:
         """Number of records; raises AuditChainBroken at the first record that does not chain."""
         if not self.path.exists():

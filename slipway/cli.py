@@ -33,6 +33,7 @@ COMMANDS = {  # command → "module:attribute" of the package that owns it
     "drift": "bentos.cli:drift",
     "pipeline": "pipelines.cli:pipeline",
     "runbooks": "runbooks.cli:runbooks",
+    "auth": "slipway.identity.cli:auth",
 }
 
 
@@ -79,7 +80,8 @@ def audit() -> None:
 @audit.command("verify")
 @click.argument("name", default="exemptions")
 def audit_verify(name: str) -> None:
-    """Verify the hash chain of an audit trail (default: exemptions).
+    """Verify the hash chain of an audit trail (default: exemptions) and list who acted in it: the
+    verified subject (and issuer) of every decision, decryption and export.
 
     \b
     Examples:
@@ -94,8 +96,11 @@ def audit_verify(name: str) -> None:
 
     trail = AuditTrail.for_name(name)
     count = trail.verify()
+    actors = trail.actors()
     emit(
-        {"trail": str(trail.path), "records": count, "intact": True}, [f"{trail.path}: {count} record(s), chain intact"]
+        {"trail": str(trail.path), "records": count, "intact": True, "actors": actors},
+        [f"{trail.path}: {count} record(s), chain intact"]
+        + [f"  {a['event']:<16} {a['subject']} ({a['issuer']}): {a['records']}" for a in actors],
     )
 
 

@@ -74,3 +74,28 @@ def model_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage
     yield BuiltImage(done.stdout.strip().splitlines()[-1], summary["image"], summary, root / "home", root / "bentoml")
     subprocess.run(["podman", "rmi", "--force", summary["image"]], capture_output=True, check=False,
                    env={**os.environ, "CONTAINERS_CONF": str(PROJECT_DIR / "images" / "containers.conf")})  # fmt: skip
+
+
+@dataclass
+class LocalIssuer:
+    """The kit's dev issuer serving on loopback for this test's $SLIPWAY_HOME (servers there trust it)."""
+
+    url: str
+    issuer: Any  # slipway.identity.dev_issuer.DevIssuer
+
+    def mint(self, subject: str, *roles: str, **options: Any) -> str:
+        token: str = self.issuer.mint(subject, roles, **options)
+        return token
+
+    def headers(self, subject: str, *roles: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.mint(subject, *roles)}"}
+
+
+@pytest.fixture
+def local_issuer() -> Iterator[LocalIssuer]:
+    from slipway.identity.dev_issuer import DevIssuer
+    from slipway.identity.settings import dev_issuer_dir
+
+    issuer = DevIssuer(dev_issuer_dir())
+    with issuer.serving() as url:
+        yield LocalIssuer(url, issuer)

@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 
 from slipway.contract import load_contract
+from slipway.identity.dev_issuer import DevIssuer
 
 FEATURE_NAMES = load_contract("wdbc").input_names
 
@@ -114,16 +115,24 @@ def main() -> None:
     print(f"trained and signed {trained['tag']}: held-out accuracy {metrics['accuracy']:.3f}, "
           f"ROC AUC {metrics['roc_auc']:.3f}, Brier {metrics['brier']:.3f}")  # fmt: skip
     print(f"  digest {trained['digest']}")
-    # publish drift gauges on every request (the default waits a second between recomputations)
-    server_env = {**env, "SLIPWAY_MODEL": trained["tag"], "SLIPWAY_DRIFT_PUBLISH_SECONDS": "0"}
-    with _server(server_env, workdir / "server.log") as url:
-        print(f"serving on {url} (ready: signature verified)\n")
+    # publish drift gauges on every request (the default waits a second between recomputations);
+    # auth on for every endpoint, trusting the kit's local issuer (a real stack trusts the organisation's)
+    server_env = {**env, "SLIPWAY_MODEL": trained["tag"], "SLIPWAY_DRIFT_PUBLISH_SECONDS": "0",
+                  "SLIPWAY_AUTH_PREDICT": "true"}  # fmt: skip
+    issuer = DevIssuer(workdir / "home" / "auth")
+    with issuer.serving() as issuer_url, _server(server_env, workdir / "server.log") as url:
+        caller = {"Authorization": "Bearer " + issuer.mint("svc.triage", ["caller"])}
+        reviewer = {"Authorization": "Bearer " + issuer.mint("dr.demo", ["reviewer"], name="Dr Demo")}
+        print(f"serving on {url} (ready: signature verified); trusting the local issuer {issuer_url}")
+        refused = httpx.post(f"{url}/review/pending", json={}, headers={"X-Forwarded-User": "dr.demo"})
+        print(f"  no token, an X-Forwarded-User header instead: {refused.status_code} {refused.json()['error']}\n")
         print(f"{'case':<32} {'status':>6}  outcome")
         for name, payload in _cases():
             if isinstance(payload, bytes):
-                response = httpx.post(f"{url}/predict", content=payload, headers={"content-type": "application/json"})
+                response = httpx.post(f"{url}/predict", content=payload,
+                                      headers={"content-type": "application/json", **caller})  # fmt: skip
             else:
-                response = httpx.post(f"{url}/predict", json=payload)
+                response = httpx.post(f"{url}/predict", json=payload, headers=caller)
             body = response.json()
             if response.status_code == 200:
                 r = body["results"][0]
@@ -141,17 +150,17 @@ def main() -> None:
         stream = [dict(zip(FEATURE_NAMES, data.data[i].tolist(), strict=True)) for i in sample]
         shifted = [{**r, "mean_texture": r["mean_texture"] * 1.8} for r in stream]
         for batch in (stream[:75], stream[75:], shifted):
-            httpx.post(f"{url}/predict", json={"records": batch}, timeout=30)
-        pending = httpx.post(f"{url}/review/pending", json={"limit": 3}).json()
+            httpx.post(f"{url}/predict", json={"records": batch}, headers=caller, timeout=30)
+        pending = httpx.post(f"{url}/review/pending", json={"limit": 3}, headers=reviewer).json()
         print(f"\nreview queue: {pending['pending']} pending, oldest {pending['oldest_age_seconds']:.1f} s")
         first = pending["items"][0]
         resolved = httpx.post(
             f"{url}/review/resolve",
-            json={"review_id": first["review_id"], "label": first["prediction"], "reviewer": "demo.reviewer",
-                  "note": "confirmed on second read"},
-        ).json()  # fmt: skip
+            json={"review_id": first["review_id"], "label": first["prediction"], "note": "confirmed on second read"},
+            headers=reviewer,
+        ).json()
         print(f"  resolved {resolved['review_id']} as {resolved['label']} by {resolved['reviewer']} "
-              f"(request {resolved['request_id']})")  # fmt: skip
+              f"(the token's subject; request {resolved['request_id']})")  # fmt: skip
         text = httpx.get(f"{url}/metrics").text
     lines = [line for line in text.splitlines() if line.startswith("slipway_")]
     print("\nmetrics:")
@@ -177,6 +186,8 @@ def main() -> None:
     print("  feature PSI, highest: " + ", ".join(f"{name} {value:.2f}" for value, name in psi[:3]))
     audit = _run(["audit", "verify", "reviews"], env)
     print(f"\naudit trail {audit['trail']}: {audit['records']} records, hash chain intact")
+    for actor in audit["actors"]:
+        print(f"  {actor['event']:<16} by {actor['subject']} (verified, issuer {actor['issuer']}): {actor['records']}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ Usage::
 
     queue = ReviewQueue(Path(".slipway/review/queue.db"), key, contract=contract)
     review_id = queue.enqueue(request_id, 0, features={...}, prediction=contract.classes[0], ...)
-    queue.resolve(review_id, label=contract.classes[1], reviewer="dr.a", note="reviewed slides")
+    queue.resolve(review_id, label=contract.classes[1], reviewer=identity, note="reviewed slides")
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from slipway.audit import AuditTrail
 from slipway.contract import Contract
 from slipway.errors import SlipwayError, UsageError
+from slipway.identity import Identity
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reviews (
@@ -334,17 +335,20 @@ class ReviewQueue:
             ).fetchall()
         return [self._item(row) for row in rows]
 
-    def get(self, review_id: str) -> tuple[ReviewItem, dict[str, Any], str | None]:
-        """The item, its decrypted features and note."""
+    def get(self, review_id: str, *, viewer: Identity) -> tuple[ReviewItem, dict[str, Any], str | None]:
+        """The item, its decrypted features and note; the decryption for ``viewer`` is audited."""
         with self._connect() as db:
             row = self._row(db, review_id)
-        return self._item(row), self._decrypt(row["payload"]), self._decrypt_note(row["note"])
+        item = self._item(row)
+        features, note = self._decrypt(row["payload"]), self._decrypt_note(row["note"])
+        self.audit.append("review.viewed", {"review_id": review_id, "request_id": item.request_id,
+                                            **viewer.audit_fields()})  # fmt: skip
+        return item, features, note
 
-    def resolve(self, review_id: str, *, label: str, reviewer: str, note: str = "") -> ReviewItem:
+    def resolve(self, review_id: str, *, label: str, reviewer: Identity, note: str = "") -> ReviewItem:
+        """Record ``reviewer``'s decision (a verified identity: the audit trail names its subject)."""
         if label not in self.contract.classes:
             raise ReviewConflict(f"label must be one of {list(self.contract.classes)}")
-        if not reviewer.strip():
-            raise ReviewConflict("reviewer is required")
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = self._row(db, review_id)
@@ -355,14 +359,14 @@ class ReviewQueue:
             db.execute(
                 "UPDATE reviews SET status = 'resolved', label = ?, reviewer = ?, note = ?, resolved = ? "
                 "WHERE review_id = ?",
-                (label, reviewer, encrypted_note, time.time(), review_id),
+                (label, reviewer.subject, encrypted_note, time.time(), review_id),
             )
             db.execute("COMMIT")
             resolved = self._item(self._row(db, review_id))
         self.audit.append(
             "review.resolved",
-            {"review_id": review_id, "request_id": resolved.request_id, "label": label, "reviewer": reviewer,
-             "model_prediction": resolved.prediction,
+            {"review_id": review_id, "request_id": resolved.request_id, "label": label,
+             "reviewer": reviewer.subject, **reviewer.audit_fields(), "model_prediction": resolved.prediction,
              "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None},
         )  # fmt: skip
         return resolved
@@ -373,11 +377,12 @@ class ReviewQueue:
             count, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM reviews WHERE status = 'pending'").fetchone()
         return int(count), (time.time() - oldest) if oldest is not None else 0.0
 
-    def resolved_records(self) -> Iterator[dict[str, Any]]:
-        """Resolved reviews as labelled training records (features decrypted)."""
+    def resolved_records(self, *, exporter: Identity) -> Iterator[dict[str, Any]]:
+        """Resolved reviews as labelled training records (features decrypted; the export is audited)."""
         with self._connect() as db:
             db.row_factory = sqlite3.Row
             rows = db.execute("SELECT * FROM reviews WHERE status = 'resolved' ORDER BY resolved, review_id").fetchall()
+        self.audit.append("review.exported", {"records": len(rows), **exporter.audit_fields()})
         for row in rows:
             yield {
                 self.contract.key.field: row["review_id"],

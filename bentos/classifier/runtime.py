@@ -37,6 +37,7 @@ from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPo
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
+from slipway.identity import Identity
 from slipway.signing import KeyFileError
 
 logger = logging.getLogger("slipway.classifier")
@@ -230,7 +231,8 @@ class ModelRuntime:
             raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
         return self.queue
 
-    def review_pending(self, limit: int, offset: int) -> Answer:
+    def review_pending(self, limit: int, offset: int, viewer: Identity) -> Answer:
+        _log("review.listed", logging.DEBUG, subject=viewer.subject)
         try:
             queue = self._queue()
             items = queue.pending(limit=max(1, min(limit, 500)), offset=max(0, offset))
@@ -239,20 +241,19 @@ class ModelRuntime:
             return 503, {"error": "review queue unavailable", "reason": str(exc)}
         return 200, {"items": [i.summary() for i in items], "pending": depth, "oldest_age_seconds": round(oldest, 3)}
 
-    def review_item(self, review_id: str) -> Answer:
+    def review_item(self, review_id: str, viewer: Identity) -> Answer:
         try:
-            item, features, note = self._queue().get(review_id)
+            item, features, note = self._queue().get(review_id, viewer=viewer)
         except ReviewNotFound as exc:
             return 404, {"error": str(exc)}
         except ReviewStoreUnavailable as exc:
             return 503, {"error": "review queue unavailable", "reason": str(exc)}
         return 200, {**item.summary(), "features": features, "note": note}
 
-    def review_resolve(self, review_id: str, label: str, reviewer: str, note: str) -> Answer:
+    def review_resolve(self, review_id: str, label: str, note: str, reviewer: Identity) -> Answer:
+        """``reviewer``: the verified subject of the request's token (never a request field)."""
         if label not in self.contract.classes:
             return 422, {"error": f"label must be one of {list(self.contract.classes)}"}
-        if not reviewer.strip():
-            return 422, {"error": "reviewer is required"}
         try:
             item = self._queue().resolve(review_id, label=label, reviewer=reviewer, note=note)
         except ReviewNotFound as exc:
@@ -261,7 +262,7 @@ class ModelRuntime:
             return 409, {"error": str(exc)}
         except ReviewStoreUnavailable as exc:
             return 503, {"error": "review queue unavailable", "reason": str(exc)}
-        _log("review.resolved", review_id=review_id, request_id=item.request_id, reviewer=reviewer)
+        _log("review.resolved", review_id=review_id, request_id=item.request_id, reviewer=reviewer.subject)
         return 200, item.summary()
 
 

@@ -17,8 +17,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
+from bentos.classifier.access import AccessGate
 from bentos.classifier.runtime import Answer, ModelRuntime
 from bentos.classifier.settings import ServerSettings
+from slipway.identity import Identity
+from slipway.identity.settings import AuthSettings
 from slipway.logs import configure
 
 API_ROUTES = frozenset({"/predict", "/review/pending", "/review/item", "/review/resolve"})
@@ -43,10 +46,18 @@ class JsonOnly:
         await self.app(scope, receive, send)
 
 
+def _answer(ctx: bentoml.Context, answer: Answer) -> Any:
+    """For handlers that take the context: BentoML applies its status to whatever is returned."""
+    ctx.response.status_code = answer[0]
+    return _respond(answer)
+
+
 def _respond(answer: Answer) -> Any:
     """The answer as a response with its status (BentoML passes Response objects through)."""
     status, body = answer
-    headers = {"X-Request-Id": str(body["request_id"])} if "request_id" in body else None
+    headers = {"X-Request-Id": str(body["request_id"])} if "request_id" in body else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="slipway"'
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -63,6 +74,15 @@ class Classifier:
         self.registry = CollectorRegistry()
         settings = ServerSettings()
         self.runtime = ModelRuntime.start(settings, self.registry, settings.load_contract())
+        self.gate = AccessGate.from_settings(AuthSettings())
+
+    def _identity(self, route: str, ctx: bentoml.Context) -> tuple[Identity | None, Any]:
+        """The verified caller, or the refusal response (nothing is read or written before this)."""
+        request = ctx.request
+        identity, refusal = self.gate.check(route, request.headers, request.url.query)
+        if refusal is not None:
+            return None, _answer(ctx, refusal)
+        return identity, None
 
     async def __is_ready__(self) -> bool:
         reason = self.runtime.readiness()
@@ -85,26 +105,36 @@ class Classifier:
         request_id: str | None = None,
     ) -> dict[str, Any]:
         """Classify one record or a batch; low-confidence, unusual and high-stakes cases go to review."""
+        _, refusal = self._identity("/predict", ctx)
+        if refusal is not None:
+            return refusal
         if request_id is None:
             request_id = ctx.request.headers.get("x-request-id")
-        answer = self.runtime.predict({"record": record, "records": records}, request_id)
-        ctx.response.status_code = answer[0]  # BentoML applies the context's status to every response
-        return _respond(answer)
+        return _answer(ctx, self.runtime.predict({"record": record, "records": records}, request_id))
 
     @bentoml.api(route="/review/pending")
-    def review_pending(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-        """Reviews waiting for a person, oldest first."""
-        return _respond(self.runtime.review_pending(limit, offset))
+    def review_pending(self, ctx: bentoml.Context, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Reviews waiting for a person, oldest first (reviewer, second-reviewer, auditor, admin)."""
+        identity, refusal = self._identity("/review/pending", ctx)
+        if identity is None:
+            return refusal
+        return _answer(ctx, self.runtime.review_pending(limit, offset, identity))
 
     @bentoml.api(route="/review/item")
-    def review_item(self, review_id: str) -> dict[str, Any]:
-        """One review with its (decrypted) features and note."""
-        return _respond(self.runtime.review_item(review_id))
+    def review_item(self, ctx: bentoml.Context, review_id: str) -> dict[str, Any]:
+        """One review with its decrypted features and note (reviewer, second-reviewer, admin; audited)."""
+        identity, refusal = self._identity("/review/item", ctx)
+        if identity is None:
+            return refusal
+        return _answer(ctx, self.runtime.review_item(review_id, identity))
 
     @bentoml.api(route="/review/resolve")
-    def review_resolve(self, review_id: str, label: str, reviewer: str, note: str = "") -> dict[str, Any]:
-        """Record the reviewer's label; every change is appended to the audit trail."""
-        return _respond(self.runtime.review_resolve(review_id, label, reviewer, note))
+    def review_resolve(self, ctx: bentoml.Context, review_id: str, label: str, note: str = "") -> dict[str, Any]:
+        """Record the label; the reviewer is the token's subject. Every change is audited."""
+        identity, refusal = self._identity("/review/resolve", ctx)
+        if identity is None:
+            return refusal
+        return _answer(ctx, self.runtime.review_resolve(review_id, label, note, identity))
 
 
 SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.bentos.conftest import Trained, dataset, record
-from tests.conftest import BENTOML_HOME, PROJECT_DIR, SLIPWAY
+from tests.conftest import BENTOML_HOME, PROJECT_DIR, SLIPWAY, LocalIssuer
 from tests.wdbc import FEATURE_NAMES, WDBC
 
 
@@ -93,7 +93,7 @@ def test_a_bad_candidate_is_rejected_and_nothing_is_stored(tmp_path: Path, train
     assert training["slipway_training_holdout_accuracy"] < 0.9
 
 
-def test_review_list_resolve_export(home: Path, trained: Trained, tmp_path: Path) -> None:
+def test_review_list_resolve_export(local_issuer: LocalIssuer, home: Path, trained: Trained, tmp_path: Path) -> None:
     from prometheus_client import CollectorRegistry
 
     from bentos.classifier.runtime import ModelRuntime
@@ -102,14 +102,25 @@ def test_review_list_resolve_export(home: Path, trained: Trained, tmp_path: Path
     runtime = ModelRuntime.start(ServerSettings(), CollectorRegistry(), WDBC)
     _, body = runtime.predict({"record": record(0)}, "req-cli")
     review_id = body["results"][0]["review_id"]
-    listed = json.loads(_slipway("review", "list", home=home, SLIPWAY_MODEL=trained.tag).stdout)
+    as_dr_cli = {"SLIPWAY_TOKEN": local_issuer.mint("dr.cli", "reviewer")}
+    unauthenticated = _slipway("review", "list", home=home)
+    assert unauthenticated.returncode == 2 and "act as a verified subject" in unauthenticated.stderr
+    listed = json.loads(_slipway("review", "list", home=home, **as_dr_cli).stdout)
     assert [i["review_id"] for i in listed["items"]] == [review_id]
-    resolved = _slipway("review", "resolve", review_id, "--label", "malignant", "--reviewer", "dr.cli", home=home)
+    token_file = tmp_path / "token"
+    token_file.write_text(local_issuer.mint("dr.cli", "reviewer"))
+    resolved = _slipway("review", "--token-file", str(token_file), "resolve", review_id, "--label", "malignant",
+                        home=home)  # fmt: skip
     assert resolved.returncode == 0, resolved.stderr
-    again = _slipway("review", "resolve", review_id, "--label", "benign", "--reviewer", "dr.x", home=home)
+    assert json.loads(resolved.stdout)["reviewer"] == "dr.cli"
+    as_dr_x = {"SLIPWAY_TOKEN": local_issuer.mint("dr.x", "reviewer")}
+    again = _slipway("review", "resolve", review_id, "--label", "benign", home=home, **as_dr_x)
     assert again.returncode == 1 and "already resolved by dr.cli" in again.stderr
     out = tmp_path / "labels.csv"
-    assert _slipway("review", "export", "--out", str(out), home=home).returncode == 0
+    not_admin = _slipway("review", "export", "--out", str(out), home=home, **as_dr_x)
+    assert not_admin.returncode == 1 and "needs one of the roles admin" in not_admin.stderr and not out.exists()
+    as_admin = {"SLIPWAY_TOKEN": local_issuer.mint("ops.admin", "admin")}
+    assert _slipway("review", "export", "--out", str(out), home=home, **as_admin).returncode == 0
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == 1 and rows[0]["diagnosis"] == "malignant" and float(rows[0]["mean_radius"]) > 0
     assert _slipway("audit", "verify", "reviews", home=home).returncode == 0

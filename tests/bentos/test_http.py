@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.bentos.conftest import Trained, dataset, record
+from tests.conftest import LocalIssuer
 from tests.wdbc import WDBC
 
 
@@ -98,27 +99,47 @@ def test_oversized_batches_and_non_json_bodies(client: Any, monkeypatch: pytest.
     assert response.status_code == 400
 
 
-def test_the_review_flow_is_audited_end_to_end(client: Any, home: Path) -> None:
+def test_the_review_flow_is_audited_end_to_end(local_issuer: LocalIssuer, client: Any, home: Path) -> None:
     (result,) = _predict(client, {"record": record(0), "request_id": "req-flow"}).json()["results"]
     review_id = result["review_id"]
-    pending = client.post("/review/pending", json={}).json()
+    dr_a = local_issuer.headers("dr.a", "reviewer")
+    pending = client.post("/review/pending", json={}, headers=dr_a).json()
     assert pending["pending"] == 1 and pending["items"][0]["review_id"] == review_id
-    item = client.post("/review/item", json={"review_id": review_id}).json()
+    item = client.post("/review/item", json={"review_id": review_id}, headers=dr_a).json()
     assert item["features"]["mean_radius"] == pytest.approx(record(0)["mean_radius"])
-    resolved = client.post(
-        "/review/resolve", json={"review_id": review_id, "label": "malignant", "reviewer": "dr.a", "note": "agree"}
-    )
+    resolved = client.post("/review/resolve", json={"review_id": review_id, "label": "malignant", "note": "agree"},
+                           headers=dr_a)  # fmt: skip
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
-    again = client.post("/review/resolve", json={"review_id": review_id, "label": "benign", "reviewer": "dr.b"})
+    assert resolved.json()["reviewer"] == "dr.a"  # the token's subject
+    dr_b = local_issuer.headers("dr.b", "reviewer")
+    again = client.post("/review/resolve", json={"review_id": review_id, "label": "benign"}, headers=dr_b)
     assert again.status_code == 409
-    assert client.post("/review/item", json={"review_id": "rv-nope"}).status_code == 404
-    bad_label = client.post("/review/resolve", json={"review_id": review_id, "label": "maybe", "reviewer": "x"})
+    assert client.post("/review/item", json={"review_id": "rv-nope"}, headers=dr_a).status_code == 404
+    bad_label = client.post("/review/resolve", json={"review_id": review_id, "label": "maybe"}, headers=dr_a)
     assert bad_label.status_code == 422
     audit = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
-    assert [(a["event"], a["data"]["request_id"]) for a in audit] == [
-        ("review.created", "req-flow"),
-        ("review.resolved", "req-flow"),
+    assert [(a["event"], a["data"]["request_id"], a["data"].get("subject")) for a in audit] == [
+        ("review.created", "req-flow", None),
+        ("review.viewed", "req-flow", "dr.a"),
+        ("review.resolved", "req-flow", "dr.a"),
     ]
+    assert audit[2]["data"]["issuer"] == local_issuer.url
+
+
+def test_no_review_endpoint_answers_without_a_valid_token(local_issuer: LocalIssuer, client: Any, home: Path) -> None:
+    (result,) = _predict(client, {"record": record(0)}).json()["results"]
+    review = {"review_id": result["review_id"]}
+    calls = [("/review/pending", {}), ("/review/item", review), ("/review/resolve", {**review, "label": "benign"})]
+    for route, body in calls:
+        bare = client.post(route, json=body, headers={"X-Forwarded-User": "dr.a", "X-Remote-User": "admin"})
+        assert bare.status_code == 401 and bare.headers["www-authenticate"].startswith("Bearer"), route
+        caller = client.post(route, json=body, headers=local_issuer.headers("svc.triage", "caller"))
+        assert caller.status_code == 403, route
+    auditor = local_issuer.headers("a.auditor", "auditor")
+    assert client.post("/review/pending", json={}, headers=auditor).status_code == 200  # metadata
+    assert client.post("/review/item", json={"review_id": result["review_id"]}, headers=auditor).status_code == 403
+    events = [json.loads(line)["event"] for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
+    assert events == ["review.created"]  # no refusal wrote anything
 
 
 # /metrics itself is exercised against a real `bentoml serve` (test_serve_integration.py): BentoML's

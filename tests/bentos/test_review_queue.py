@@ -16,12 +16,18 @@ from bentos.classifier.review_queue import (
 )
 from slipway.audit import AuditTrail
 from slipway.errors import UsageError
+from slipway.identity import Identity
 from tests.wdbc import WDBC
 
 FEATURES = {"mean_radius": 17.99, "mean_texture": 10.38}
 
 
 KEY = Fernet.generate_key()
+
+
+def _who(subject: str) -> Identity:
+    """A verified identity, as the access layer hands it to the queue."""
+    return Identity("https://idp.example", subject, subject, frozenset({"reviewer"}), f"jti-{subject}")
 
 
 @pytest.fixture
@@ -46,37 +52,38 @@ def test_enqueue_is_idempotent_per_request_and_item(queue: ReviewQueue) -> None:
 
 def test_features_and_notes_are_encrypted_at_rest(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
-    queue.resolve(review_id, label="benign", reviewer="dr.a", note="benign on second read")
+    queue.resolve(review_id, label="benign", reviewer=_who("dr.a"), note="benign on second read")
     raw = queue.path.read_bytes() + b"".join(p.read_bytes() for p in queue.path.parent.glob("queue.db-*"))
     assert b"17.99" not in raw and b"second read" not in raw
-    item, features, note = queue.get(review_id)
+    item, features, note = queue.get(review_id, viewer=_who("dr.a"))
     assert features == FEATURES and note == "benign on second read" and item.label == "benign"
 
 
 def test_resolution_is_audited_without_feature_values(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
-    queue.resolve(review_id, label="benign", reviewer="dr.a", note="n")
+    queue.resolve(review_id, label="benign", reviewer=_who("dr.a"), note="n")
     entries = [json.loads(line) for line in queue.audit.path.read_text().splitlines()]
     assert [e["event"] for e in entries] == ["review.created", "review.resolved"]
     assert entries[1]["data"]["request_id"] == "req-1" and entries[1]["data"]["reviewer"] == "dr.a"
+    assert entries[1]["data"]["issuer"] == "https://idp.example" and entries[1]["data"]["token_id"] == "jti-dr.a"
     assert "17.99" not in queue.audit.path.read_text()
 
 
 def test_resolving_twice_or_unknown_reviews_conflict(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
-    queue.resolve(review_id, label="malignant", reviewer="dr.a")
+    queue.resolve(review_id, label="malignant", reviewer=_who("dr.a"))
     with pytest.raises(ReviewConflict, match=r"already resolved by dr\.a"):
-        queue.resolve(review_id, label="benign", reviewer="dr.b")
+        queue.resolve(review_id, label="benign", reviewer=_who("dr.b"))
     with pytest.raises(ReviewNotFound):
-        queue.resolve("rv-missing", label="benign", reviewer="dr.b")
+        queue.resolve("rv-missing", label="benign", reviewer=_who("dr.b"))
 
 
 def test_pending_oldest_first_and_export_of_resolved(queue: ReviewQueue) -> None:
     ids = [_enqueue(queue, request_id=f"req-{n}") for n in range(3)]
     assert [i.review_id for i in queue.pending()] == ids
-    queue.resolve(ids[1], label="benign", reviewer="dr.a")
+    queue.resolve(ids[1], label="benign", reviewer=_who("dr.a"))
     assert [i.review_id for i in queue.pending()] == [ids[0], ids[2]]
-    (exported,) = list(queue.resolved_records())
+    (exported,) = list(queue.resolved_records(exporter=_who("admin.a")))
     assert exported == {"record_id": ids[1], **FEATURES, "diagnosis": "benign"}
 
 
@@ -100,7 +107,7 @@ def test_a_wrong_key_cannot_read_records(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
     intruder = ReviewQueue(queue.path, Fernet.generate_key(), contract=WDBC, audit=queue.audit)
     with pytest.raises(ReviewStoreUnavailable, match="cannot be decrypted"):
-        intruder.get(review_id)
+        intruder.get(review_id, viewer=_who("dr.a"))
 
 
 def test_concurrent_enqueues_are_group_committed_and_all_durable(queue: ReviewQueue) -> None:
@@ -115,15 +122,16 @@ def test_concurrent_enqueues_are_group_committed_and_all_durable(queue: ReviewQu
 
 def test_backup_then_restore_brings_back_reviews_and_audit_trail(queue: ReviewQueue, tmp_path: Path) -> None:
     kept = _enqueue(queue, "req-kept")
-    queue.resolve(kept, label="benign", reviewer="dr.ahmed")
+    queue.resolve(kept, label="benign", reviewer=_who("dr.ahmed"))
     pending = _enqueue(queue, "req-pending")
     summary = queue.backup(tmp_path / "backup")
     assert (summary["reviews"], summary["pending"], summary["audit_records"]) == (2, 1, queue.audit.verify())
     _enqueue(queue, "req-after-backup")  # lost by the restore, as restoring means going back in time
     queue.restore(tmp_path / "backup")
     assert [item.review_id for item in queue.pending()] == [pending]
-    assert queue.get(kept)[0].label == "benign" and queue.get(kept)[1] == FEATURES  # still decryptable
     assert queue.audit.verify() == summary["audit_records"]
+    item, features, _ = queue.get(kept, viewer=_who("dr.a"))
+    assert item.label == "benign" and features == FEATURES  # still decryptable
 
 
 def test_restore_refuses_a_damaged_backup_and_keeps_the_queue(queue: ReviewQueue, tmp_path: Path) -> None:
@@ -135,3 +143,18 @@ def test_restore_refuses_a_damaged_backup_and_keeps_the_queue(queue: ReviewQueue
     with pytest.raises(UsageError, match="no backup there"):
         queue.restore(tmp_path / "nothing-here")
     assert [item.review_id for item in queue.pending()] == [review]
+
+
+def test_every_decryption_for_a_person_is_audited(queue: ReviewQueue) -> None:
+    review_id = _enqueue(queue)
+    queue.get(review_id, viewer=_who("dr.b"))
+    queue.resolve(review_id, label="benign", reviewer=_who("dr.b"))
+    list(queue.resolved_records(exporter=_who("admin.a")))
+    events = [json.loads(line) for line in queue.audit.path.read_text().splitlines()]
+    assert [(e["event"], e["data"].get("subject")) for e in events] == [
+        ("review.created", None),
+        ("review.viewed", "dr.b"),
+        ("review.resolved", "dr.b"),
+        ("review.exported", "admin.a"),
+    ]
+    assert queue.audit.verify() == 4

@@ -12,7 +12,7 @@ import pytest
 
 from tests.bentos.conftest import Trained, record
 from tests.bentos.server import running
-from tests.conftest import BENTOML_HOME
+from tests.conftest import BENTOML_HOME, LocalIssuer
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +43,20 @@ def test_serves_predictions_metrics_and_docs(home: Path, trained: Trained) -> No
     assert "17.99" not in log  # no raw feature values in logs
 
 
-def test_pending_reviews_survive_a_restart(home: Path, trained: Trained) -> None:
+def test_pending_reviews_survive_a_restart(local_issuer: LocalIssuer, home: Path, trained: Trained) -> None:
     env = _env(home, trained.tag)
+    reviewer = local_issuer.headers("dr.a", "reviewer")
     with running(env, home / "first.log") as server:
         server.wait_until_up("/readyz")
         body = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-durable"}).json()
         review_id = body["results"][0]["review_id"]
     with running(env, home / "second.log") as server:
         server.wait_until_up("/readyz")
-        pending = httpx.post(f"{server.url}/review/pending", json={}, timeout=10).json()
+        pending = httpx.post(f"{server.url}/review/pending", json={}, headers=reviewer, timeout=10).json()
         assert [i["review_id"] for i in pending["items"]] == [review_id]
         again = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-durable"}).json()
         assert again["results"][0]["review_id"] == review_id  # idempotent across restarts
-        assert httpx.post(f"{server.url}/review/pending", json={}).json()["pending"] == 1
+        assert httpx.post(f"{server.url}/review/pending", json={}, headers=reviewer).json()["pending"] == 1
 
 
 def test_a_tampered_model_never_becomes_ready(home: Path, trained: Trained) -> None:

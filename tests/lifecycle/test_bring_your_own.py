@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import polars as pl
 import pytest
 
 from slipway.contract import CONTRACTS
+from slipway.identity.dev_issuer import DevIssuer
 from tests.bentos.server import running
 from tests.conftest import PROJECT_DIR, SLIPWAY
 
@@ -33,8 +35,9 @@ def _ok(env: dict[str, str], *args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def engineer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A working directory outside the repository: a copy of the contract, fresh data, own homes."""
+def engineer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A working directory outside the repository: a copy of the contract, fresh data, own homes, and
+    the kit's dev issuer for that home (reviewers act with its tokens)."""
     root = tmp_path_factory.mktemp("byom")
     contract = root / "loans.yaml"
     contract.write_text((CONTRACTS / "credit.yaml").read_text(encoding="utf-8").replace("name: credit", "name: loans"))
@@ -46,7 +49,9 @@ def engineer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env.pop("SLIPWAY_CONTRACT", None)
     _ok(env, "keys", "generate")
     trained = _ok(env, "train", "--contract", str(contract), "--data", str(data))
-    return {"root": root, "contract": contract, "data": data, "env": env, "trained": trained}
+    issuer = DevIssuer(root / "home" / "auth")
+    with issuer.serving():
+        yield {"root": root, "contract": contract, "data": data, "env": env, "trained": trained, "issuer": issuer}
 
 
 def test_train_on_an_unseen_csv_with_the_contract_file_alone(engineer: dict[str, Any]) -> None:
@@ -83,19 +88,21 @@ def test_serve_predict_and_route_including_a_category_training_never_had(enginee
         assert refused.status_code == 422
         assert refused.json()["errors"][0] == {"record": 0, "field": "region", "problem": "out_of_range",
                                                "message": refused.json()["errors"][0]["message"]}  # fmt: skip
-        decision = {"review_id": routed["review_id"], "label": "malignant", "reviewer": "a"}
-        bad_label = httpx.post(f"{server.url}/review/resolve", json=decision, timeout=30)
+        decision = {"review_id": routed["review_id"], "label": "malignant"}
+        reviewer = {"Authorization": "Bearer " + engineer["issuer"].mint("analyst.a", ["reviewer"])}
+        bad_label = httpx.post(f"{server.url}/review/resolve", json=decision, headers=reviewer, timeout=30)
         assert bad_label.status_code == 422 and "low" in bad_label.json()["error"]
         metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
         assert 'slipway_predicted_class_total{predicted_class="' in metrics
 
     review = ["review", "--contract", str(engineer["contract"])]
-    assert _cli(engineer["env"], *review, "resolve", routed["review_id"], "--label", "nonsense",
-                "--reviewer", "analyst.a").returncode == 2  # fmt: skip
-    resolved = _ok(engineer["env"], *review, "resolve", routed["review_id"], "--label", "M", "--reviewer", "analyst.a")
-    assert resolved["label"] == "medium"  # the contract's value alias
+    as_analyst = {**engineer["env"], "SLIPWAY_TOKEN": engineer["issuer"].mint("analyst.a", ["reviewer"])}
+    assert _cli(as_analyst, *review, "resolve", routed["review_id"], "--label", "nonsense").returncode == 2
+    resolved = _ok(as_analyst, *review, "resolve", routed["review_id"], "--label", "M")
+    assert resolved["label"] == "medium" and resolved["reviewer"] == "analyst.a"  # the contract's value alias
     exported = engineer["root"] / "labels.csv"
-    _ok(engineer["env"], *review, "export", "--out", str(exported))
+    as_admin = {**engineer["env"], "SLIPWAY_TOKEN": engineer["issuer"].mint("ops.admin", ["admin"])}
+    _ok(as_admin, *review, "export", "--out", str(exported))
     header = exported.read_text().splitlines()[0].split(",")
     assert header[0] == "application_id" and header[-1] == "risk" and "region" in header
 
