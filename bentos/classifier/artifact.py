@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "classifier"
 CARD_SCHEMA = 2  # what lifecycle.card writes
+CARD_KEYS = ("contract", "classes", "features", "input", "thresholds", "ood", "drift")
 SIGNED_FILES = ("model.joblib", "card.json")
 SIGNATURE_FILE = "signature.json"
 
@@ -179,6 +180,9 @@ def check_card(model: VerifiedModel, contract: Contract) -> None:
             f"model {model.tag} has a card of schema {card.get('schema')}, this server reads schema {CARD_SCHEMA}: "
             "retrain it (slipway train)"
         )
+    missing = [key for key in CARD_KEYS if key not in card]
+    if missing:
+        raise ArtifactRejected(f"model {model.tag} has an incomplete card (no {', '.join(missing)}): retrain it")
     recorded = card.get("contract", {})
     if recorded.get("digest") != contract.digest:
         raise ArtifactRejected(

@@ -271,7 +271,7 @@ def _run_server(
         _observe(probes, engine, name, host_port, result, options.observe)
         if (workload.pod_metadata.get("labels") or {}).get("app.kubernetes.io/component") == SERVING_COMPONENT:
             image = options.images.get(str(container["image"]), str(container["image"]))
-            result.prediction = _predict(engine, image, host_port(container["ports"][0]["containerPort"]))
+            result.prediction = _predict(engine, image, name, host_port(container["ports"][0]["containerPort"]))
         _stop(engine, name, int(workload.pod.get("terminationGracePeriodSeconds", 30)), result)
     except _Failed:
         result.log_tail = _logs(engine, name)
@@ -350,8 +350,21 @@ def _observe(
         result.probes[probe.kind] = (result.probes[probe.kind] + "; " if probe.kind in result.probes else "") + note
 
 
-def _predict(engine: Engine, image: str, port: int) -> str:
-    """A real batch through the published port: it must be answered, and a high-stakes case queued for review."""
+# Run inside the serving container (as `kubectl exec` would): the queue the server writes, read
+# without the review API, which rightly refuses a caller without a reviewer's token.
+_PENDING = (
+    "from bentos.classifier.review_queue import ReviewQueue\n"
+    "from bentos.classifier.runtime import _read_key\n"
+    "from bentos.classifier.settings import ServerSettings\n"
+    "s = ServerSettings()\n"
+    "q = ReviewQueue(s.review_queue_path(), _read_key(s), contract=s.load_contract())\n"
+    "print(' '.join(i.review_id for i in q.pending(limit=500)))\n"
+)
+
+
+def _predict(engine: Engine, image: str, container: str, port: int) -> str:
+    """A real batch through the published port: it must be answered, and a high-stakes case queued for review
+    (seen in the container's own queue: the review API needs a reviewer's token, which a rehearsal has not)."""
     done = engine.run(
         ["run", "--rm", "--pull=never", "--network=none", image, "python", "-m", "bentos.classifier.smoke"]
     )
@@ -369,14 +382,15 @@ def _predict(engine: Engine, image: str, port: int) -> str:
         seen = [(r["prediction"], r["decision"]) for r in results]
         raise _Failed(f"no high-stakes case was routed to review (answers: {seen})")
     review_id = str(high[0]["review_id"])
-    try:
-        pending = httpx.post(f"{base}/review/pending", json={"limit": 500}, timeout=10)
-    except httpx.HTTPError as exc:
-        raise _Failed(f"POST /review/pending failed: {type(exc).__name__}") from None
-    if pending.status_code != 200 or review_id not in {i["review_id"] for i in pending.json()["items"]}:
-        raise _Failed(f"the review {review_id} is not in the queue (/review/pending answered {pending.status_code})")
+    unauthenticated = httpx.post(f"{base}/review/pending", json={}, timeout=10)
+    if unauthenticated.status_code != 401:
+        raise _Failed(f"/review/pending answered {unauthenticated.status_code} without a token (401 expected)")
+    queued = engine.run(["exec", container, "python", "-c", _PENDING], check=False)
+    if queued.returncode != 0 or review_id not in queued.stdout.split():
+        raise _Failed(f"the review {review_id} is not in the container's queue ({queued.stderr.strip()[-200:]})")
     decisions = sorted({r["decision"] for r in results})
-    return f"{len(results)} answered ({', '.join(decisions)}); high-stakes {high[0]['prediction']} → review {review_id}"
+    routed = f"high-stakes {high[0]['prediction']} → review {review_id}"
+    return f"{len(results)} answered ({', '.join(decisions)}); {routed}; the review API without a token: 401"
 
 
 def _stop(engine: Engine, name: str, grace: int, result: WorkloadResult) -> None:
