@@ -127,7 +127,9 @@ def review_list(limit: int) -> None:
 @click.option("--label", required=True, help="The true class: one of the contract's classes.")
 @click.option("--note", default="", help="Free text, stored encrypted.")
 def review_resolve(review_id: str, label: str, note: str) -> None:
-    """Record your decision; the audit trail names your token's subject.
+    """Claim and decide a review; the audit trail names your token's subject. A case of a high-stakes
+    class then waits for a second person (second-reviewer or admin); if they disagree it escalates to
+    another admin.
 
     \b
     Examples:
@@ -143,8 +145,11 @@ def review_resolve(review_id: str, label: str, note: str) -> None:
     if chosen is None:
         raise UsageError(f"--label {label!r}: give one of contract {queue.contract.name}'s classes "
                          f"{list(queue.contract.classes)}")  # fmt: skip
-    item = queue.resolve(review_id, label=chosen, reviewer=reviewer, note=note)
-    emit(item.summary(), [f"{item.review_id} resolved as {item.label} by {item.reviewer}"])
+    claimed = queue.claim(review_id, who=reviewer)  # one command: claim, then decide at that version
+    item = queue.resolve(review_id, label=chosen, reviewer=reviewer, version=claimed.version, note=note)
+    outcome = {"first": "resolved", "second": "awaiting a second reviewer", "escalated": "escalated to an admin"}
+    state = "resolved" if item.status == "resolved" else outcome[item.stage]
+    emit(item.summary(), [f"{item.review_id}: {chosen} by {reviewer.subject}; {state}"])
 
 
 @review.command("backup")

@@ -5,7 +5,7 @@
 | /predict | caller — only when SLIPWAY_AUTH_PREDICT is true (else the NetworkPolicy decides) |
 | /review/pending | reviewer, second-reviewer, auditor, admin |
 | /review/item (decrypted features) | reviewer, second-reviewer, admin |
-| /review/resolve | reviewer, second-reviewer, admin |
+| /review/claim, /review/resolve | reviewer, second-reviewer, admin (see ``review_flow`` for each stage) |
 
 Every refusal happens before anything is read or written: 401 without a valid bearer token (or
 with one in the URL), 403 with a valid token but without the role or from a cross-site request,
@@ -43,6 +43,7 @@ ROUTE_ROLES: dict[str, tuple[str, ...]] = {
     "/predict": (CALLER,),
     "/review/pending": (REVIEWER, SECOND_REVIEWER, AUDITOR, ADMIN),
     "/review/item": (REVIEWER, SECOND_REVIEWER, ADMIN),
+    "/review/claim": (REVIEWER, SECOND_REVIEWER, ADMIN),
     "/review/resolve": (REVIEWER, SECOND_REVIEWER, ADMIN),
 }
 TOKEN_IN_URL = re.compile(r"(^|&)(access_token|id_token|token|bearer)=", re.IGNORECASE)

@@ -154,11 +154,19 @@ def main() -> None:
         pending = httpx.post(f"{url}/review/pending", json={"limit": 3}, headers=reviewer).json()
         print(f"\nreview queue: {pending['pending']} pending, oldest {pending['oldest_age_seconds']:.1f} s")
         first = pending["items"][0]
+        claimed = httpx.post(f"{url}/review/claim", json={"review_id": first["review_id"]}, headers=reviewer).json()
         resolved = httpx.post(
             f"{url}/review/resolve",
-            json={"review_id": first["review_id"], "label": first["prediction"], "note": "confirmed on second read"},
+            json={"review_id": first["review_id"], "label": first["prediction"], "note": "confirmed on second read",
+                  "version": claimed["version"]},
             headers=reviewer,
-        ).json()
+        ).json()  # fmt: skip
+        if resolved["status"] != "resolved":  # a high-stakes case: a second person confirms it
+            second = {"Authorization": "Bearer " + issuer.mint("dr.second", ["second-reviewer"])}
+            version = httpx.post(f"{url}/review/claim", json={"review_id": first["review_id"]}, headers=second).json()
+            print(f"  {first['review_id']}: {first['prediction']} by dr.demo, then four eyes: claimed by dr.second")
+            confirm = {"review_id": first["review_id"], "label": first["prediction"], "version": version["version"]}
+            resolved = httpx.post(f"{url}/review/resolve", headers=second, json=confirm).json()
         print(f"  resolved {resolved['review_id']} as {resolved['label']} by {resolved['reviewer']} "
               f"(the token's subject; request {resolved['request_id']})")  # fmt: skip
         text = httpx.get(f"{url}/metrics").text

@@ -10,7 +10,8 @@ Usage::
 
     queue = ReviewQueue(Path(".slipway/review/queue.db"), key, contract=contract)
     review_id = queue.enqueue(request_id, 0, features={...}, prediction=contract.classes[0], ...)
-    queue.resolve(review_id, label=contract.classes[1], reviewer=identity, note="reviewed slides")
+    item = queue.claim(review_id, who=identity)                  # the review is theirs for the lease
+    queue.resolve(review_id, label=contract.classes[1], reviewer=identity, version=item.version, note="...")
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from bentos.classifier.review_flow import DEFAULT_LEASE, FIRST, Case, ReviewConflict, claim, decide
+
+__all__ = ["ReviewConflict", "ReviewItem", "ReviewNotFound", "ReviewQueue", "ReviewStoreUnavailable"]
 from slipway.audit import AuditTrail
 from slipway.contract import Contract
 from slipway.errors import SlipwayError, UsageError
@@ -57,7 +61,23 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_pending ON reviews (status, created);
 """
+# Versioned migrations (PRAGMA user_version): each step runs once, in order, in one transaction.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (),  # 1: the table above
+    (  # 2: claims with a lease, a version, and the two decisions of four-eyes review
+        "ALTER TABLE reviews ADD COLUMN stage TEXT NOT NULL DEFAULT 'first'",
+        "ALTER TABLE reviews ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE reviews ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE reviews ADD COLUMN claim_expires REAL",
+        "ALTER TABLE reviews ADD COLUMN first_label TEXT",
+        "ALTER TABLE reviews ADD COLUMN first_reviewer TEXT",
+        "ALTER TABLE reviews ADD COLUMN second_label TEXT",
+        "ALTER TABLE reviews ADD COLUMN second_reviewer TEXT",
+    ),
+)
 GROUP_LIMIT = 64
+CASE_COLUMNS = ("review_id", "status", "prediction", "stage", "version", "claimed_by", "claim_expires", "first_label",
+                "first_reviewer", "second_label", "second_reviewer", "label", "reviewer")  # fmt: skip
 _Job = tuple[tuple[object, ...], dict[str, object], "Future[str]"]
 
 
@@ -66,10 +86,6 @@ class ReviewStoreUnavailable(SlipwayError):
 
 
 class ReviewNotFound(SlipwayError):
-    exit_code = 1
-
-
-class ReviewConflict(SlipwayError):
     exit_code = 1
 
 
@@ -88,6 +104,11 @@ class ReviewItem:
     label: str | None
     reviewer: str | None
     resolved: float | None
+    stage: str = FIRST  # first | second (four eyes: another person confirms) | escalated (they disagreed)
+    version: int = 0
+    claimed_by: str | None = None
+    claim_expires: float | None = None
+    first_reviewer: str | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -103,6 +124,11 @@ class ReviewItem:
             "label": self.label,
             "reviewer": self.reviewer,
             "resolved": self.resolved,
+            "stage": self.stage,
+            "version": self.version,
+            "claimed_by": self.claimed_by,
+            "claim_expires": self.claim_expires,
+            "first_reviewer": self.first_reviewer,
         }
 
 
@@ -118,16 +144,40 @@ def _replace_by_copy(source: Path, target: Path) -> None:
     staged.replace(target)
 
 
+def _migrate(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")  # one process migrates; the others then see the new version
+    try:
+        current = connection.execute("PRAGMA user_version").fetchone()[0] or 1
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            for statement in MIGRATIONS[version - 1]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {version}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 BACKUP_DB = "reviews.db"
 BACKUP_AUDIT = "reviews.audit.jsonl"
 
 
 class ReviewQueue:
-    def __init__(self, path: Path, key: bytes, *, contract: Contract, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        *,
+        contract: Contract,
+        audit: AuditTrail | None = None,
+        four_eyes: Collection[str] | None = None,
+    ) -> None:
         """``contract``: its classes are the labels a reviewer may give; its key and label field name the
-        columns of exported records."""
+        columns of exported records. ``four_eyes``: classes whose cases two people decide (default: the
+        contract's high-stakes classes; empty: one decision suffices)."""
         self.path = path
         self.contract = contract
+        self.four_eyes = frozenset(contract.label.high_stakes if four_eyes is None else four_eyes)
         self._fernet = Fernet(key)
         self.audit = audit or AuditTrail.for_name("reviews")
         self._local = threading.local()
@@ -141,6 +191,7 @@ class ReviewQueue:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")  # a routed decision is on disk before it is answered
             connection.executescript(SCHEMA)
+            _migrate(connection)
         except (OSError, sqlite3.Error) as exc:
             raise ReviewStoreUnavailable(f"review queue {self.path} cannot be opened: {exc}") from None
         return connection
@@ -324,7 +375,22 @@ class ReviewQueue:
             label=row["label"],
             reviewer=row["reviewer"],
             resolved=row["resolved"],
+            stage=row["stage"],
+            version=row["version"],
+            claimed_by=row["claimed_by"],
+            claim_expires=row["claim_expires"],
+            first_reviewer=row["first_reviewer"],
         )
+
+    @staticmethod
+    def _case(row: sqlite3.Row) -> Case:
+        return Case(**{name: row[name] for name in CASE_COLUMNS})
+
+    @staticmethod
+    def _save(db: sqlite3.Connection, case: Case, **extra: Any) -> None:
+        values = {name: getattr(case, name) for name in CASE_COLUMNS if name != "review_id"} | extra
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        db.execute(f"UPDATE reviews SET {assignments} WHERE review_id = ?", (*values.values(), case.review_id))
 
     def pending(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]:
         with self._connect() as db:
@@ -345,31 +411,55 @@ class ReviewQueue:
                                             **viewer.audit_fields()})  # fmt: skip
         return item, features, note
 
-    def resolve(self, review_id: str, *, label: str, reviewer: Identity, note: str = "") -> ReviewItem:
-        """Record ``reviewer``'s decision (a verified identity: the audit trail names its subject)."""
-        if label not in self.contract.classes:
-            raise ReviewConflict(f"label must be one of {list(self.contract.classes)}")
+    def claim(self, review_id: str, *, who: Identity, lease: float = DEFAULT_LEASE) -> ReviewItem:
+        """Take the review for ``lease`` seconds (see ``review_flow``); answer with its version."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            row = self._row(db, review_id)
-            if row["status"] == "resolved":
+            try:
+                case = claim(self._case(self._row(db, review_id)), who, now=time.time(), lease=lease)
+                self._save(db, case)
+            except BaseException:
                 db.execute("ROLLBACK")
-                raise ReviewConflict(f"review {review_id} was already resolved by {row['reviewer']}")
-            encrypted_note = self._fernet.encrypt(note.encode()) if note else None
-            db.execute(
-                "UPDATE reviews SET status = 'resolved', label = ?, reviewer = ?, note = ?, resolved = ? "
-                "WHERE review_id = ?",
-                (label, reviewer.subject, encrypted_note, time.time(), review_id),
-            )
+                raise
             db.execute("COMMIT")
-            resolved = self._item(self._row(db, review_id))
+            claimed = self._item(self._row(db, review_id))
+        event = {
+            "review_id": review_id,
+            "request_id": claimed.request_id,
+            "stage": claimed.stage,
+            "lease_seconds": lease,
+        }
+        self.audit.append("review.claimed", {**event, **who.audit_fields()})
+        return claimed
+
+    def resolve(self, review_id: str, *, label: str, reviewer: Identity, version: int, note: str = "") -> ReviewItem:
+        """Record ``reviewer``'s decision on the review they claimed at ``version``. A high-stakes case
+        needs a second person (``four_eyes``); the audit trail names the verified subject of each."""
+        if label not in self.contract.classes:
+            raise ReviewConflict(f"label must be one of {list(self.contract.classes)}")
+        now = time.time()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                before = self._case(self._row(db, review_id))
+                case, event = decide(before, reviewer, label=label, version=version, now=now, four_eyes=self.four_eyes)
+                extra: dict[str, Any] = {"note": self._fernet.encrypt(note.encode()) if note else None}
+                if case.status == "resolved":
+                    extra["resolved"] = now
+                self._save(db, case, **extra)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            decided = self._item(self._row(db, review_id))
         self.audit.append(
-            "review.resolved",
-            {"review_id": review_id, "request_id": resolved.request_id, "label": label,
-             "reviewer": reviewer.subject, **reviewer.audit_fields(), "model_prediction": resolved.prediction,
+            event,
+            {"review_id": review_id, "request_id": decided.request_id, "label": label, "stage": before.stage,
+             "reviewer": reviewer.subject, **reviewer.audit_fields(), "model_prediction": decided.prediction,
+             "first_reviewer": case.first_reviewer, "first_label": case.first_label,
              "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None},
         )  # fmt: skip
-        return resolved
+        return decided
 
     def depth(self) -> tuple[int, float]:
         """Pending reviews and the age in seconds of the oldest one (0 when none)."""

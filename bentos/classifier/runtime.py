@@ -27,17 +27,13 @@ from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_ca
 from bentos.classifier.drift import DriftMonitor
 from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
-from bentos.classifier.review_queue import (
-    ReviewConflict,
-    ReviewNotFound,
-    ReviewQueue,
-    ReviewStoreUnavailable,
-)
+from bentos.classifier.review_flow import ReviewConflict
+from bentos.classifier.review_queue import ReviewNotFound, ReviewQueue, ReviewStoreUnavailable
 from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
-from slipway.identity import Identity
+from slipway.identity import Forbidden, Identity
 from slipway.signing import KeyFileError
 
 logger = logging.getLogger("slipway.classifier")
@@ -73,7 +69,10 @@ class ModelRuntime:
             queue_problem = "the PostgreSQL review store is configured but not built into this version"
         else:
             try:
-                queue = ReviewQueue(settings.review_queue_path(), _read_key(settings), contract=contract)
+                queue = ReviewQueue(
+                    settings.review_queue_path(), _read_key(settings), contract=contract,
+                    four_eyes=settings.four_eyes_classes(contract),
+                )  # fmt: skip
             except (SlipwayError, ValueError) as exc:
                 queue_problem = str(exc)
         metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None, classes=contract.classes)
@@ -250,16 +249,33 @@ class ModelRuntime:
             return 503, {"error": "review queue unavailable", "reason": str(exc)}
         return 200, {**item.summary(), "features": features, "note": note}
 
-    def review_resolve(self, review_id: str, label: str, note: str, reviewer: Identity) -> Answer:
-        """``reviewer``: the verified subject of the request's token (never a request field)."""
-        if label not in self.contract.classes:
-            return 422, {"error": f"label must be one of {list(self.contract.classes)}"}
+    def review_claim(self, review_id: str, lease: float, who: Identity) -> Answer:
+        """Take a review for ``lease`` seconds; the answer carries the version to resolve it with."""
         try:
-            item = self._queue().resolve(review_id, label=label, reviewer=reviewer, note=note)
+            item = self._queue().claim(review_id, who=who, lease=max(30.0, min(lease, 3600.0)))
         except ReviewNotFound as exc:
             return 404, {"error": str(exc)}
         except ReviewConflict as exc:
             return 409, {"error": str(exc)}
+        except Forbidden as exc:
+            return 403, {"error": str(exc)}
+        except ReviewStoreUnavailable as exc:
+            return 503, {"error": "review queue unavailable", "reason": str(exc)}
+        return 200, item.summary()
+
+    def review_resolve(self, review_id: str, label: str, note: str, version: int, reviewer: Identity) -> Answer:
+        """``reviewer``: the verified subject of the request's token (never a request field), holding
+        the claim made at ``version``."""
+        if label not in self.contract.classes:
+            return 422, {"error": f"label must be one of {list(self.contract.classes)}"}
+        try:
+            item = self._queue().resolve(review_id, label=label, reviewer=reviewer, version=version, note=note)
+        except ReviewNotFound as exc:
+            return 404, {"error": str(exc)}
+        except ReviewConflict as exc:
+            return 409, {"error": str(exc)}
+        except Forbidden as exc:
+            return 403, {"error": str(exc)}
         except ReviewStoreUnavailable as exc:
             return 503, {"error": "review queue unavailable", "reason": str(exc)}
         _log("review.resolved", review_id=review_id, request_id=item.request_id, reviewer=reviewer.subject)

@@ -24,7 +24,7 @@ from slipway.identity import Identity
 from slipway.identity.settings import AuthSettings
 from slipway.logs import configure
 
-API_ROUTES = frozenset({"/predict", "/review/pending", "/review/item", "/review/resolve"})
+API_ROUTES = frozenset({"/predict", "/review/pending", "/review/item", "/review/claim", "/review/resolve"})
 JSON = "application/json"
 
 
@@ -128,13 +128,24 @@ class Classifier:
             return refusal
         return _answer(ctx, self.runtime.review_item(review_id, identity))
 
+    @bentoml.api(route="/review/claim")
+    def review_claim(self, ctx: bentoml.Context, review_id: str, lease_seconds: float = 300.0) -> dict[str, Any]:
+        """Take a review (it returns to the queue when the lease expires); answers with its version."""
+        identity, refusal = self._identity("/review/claim", ctx)
+        if identity is None:
+            return refusal
+        return _answer(ctx, self.runtime.review_claim(review_id, lease_seconds, identity))
+
     @bentoml.api(route="/review/resolve")
-    def review_resolve(self, ctx: bentoml.Context, review_id: str, label: str, note: str = "") -> dict[str, Any]:
-        """Record the label; the reviewer is the token's subject. Every change is audited."""
+    def review_resolve(
+        self, ctx: bentoml.Context, review_id: str, label: str, version: int, note: str = ""
+    ) -> dict[str, Any]:
+        """Record the label on a review you claimed (at ``version``); the reviewer is the token's subject.
+        High-stakes cases need a second person; every change is audited."""
         identity, refusal = self._identity("/review/resolve", ctx)
         if identity is None:
             return refusal
-        return _answer(ctx, self.runtime.review_resolve(review_id, label, note, identity))
+        return _answer(ctx, self.runtime.review_resolve(review_id, label, note, version, identity))
 
 
 SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)

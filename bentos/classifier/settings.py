@@ -11,6 +11,7 @@
 | SLIPWAY_SERVER_REPLICAS | 1 | most replicas that may run (set by the Deployment); a file queue allows 1 |
 | SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_KEYS/review.key | Fernet key encrypting review records at rest |
 | SLIPWAY_HIGH_STAKES_LABELS | the contract's label.high_stakes | predicted classes always confirmed by a person |
+| SLIPWAY_REVIEW_FOUR_EYES | true | cases of a high-stakes class need two decisions by two different people |
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
 | SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
@@ -43,6 +44,7 @@ class ServerSettings(BaseSettings):
     review_queue: str | None = None
     review_key_file: Path | None = None
     high_stakes_labels: tuple[str, ...] | None = None
+    review_four_eyes: bool = True
     confidence_threshold: float | None = Field(None, gt=0.5, lt=1.0)
     max_batch: int = Field(256, ge=1, le=10_000)
     drift_window: int = Field(500, ge=10)
@@ -59,6 +61,10 @@ class ServerSettings(BaseSettings):
         if unknown:
             raise UsageError(f"SLIPWAY_HIGH_STAKES_LABELS names {unknown}, not classes of contract {contract.name}")
         return tuple(chosen)
+
+    def four_eyes_classes(self, contract: Contract) -> tuple[str, ...]:
+        """The classes whose cases two people decide (none when four-eyes review is off)."""
+        return self.high_stakes(contract) if self.review_four_eyes else ()
 
     def public_key_path(self) -> Path:
         return self.model_public_key or KeyStore.default().public_key_path

@@ -112,10 +112,16 @@ def test_review_list_resolve_export(local_issuer: LocalIssuer, home: Path, train
     resolved = _slipway("review", "--token-file", str(token_file), "resolve", review_id, "--label", "malignant",
                         home=home)  # fmt: skip
     assert resolved.returncode == 0, resolved.stderr
-    assert json.loads(resolved.stdout)["reviewer"] == "dr.cli"
+    first = json.loads(resolved.stdout)
+    assert (first["first_reviewer"], first["stage"], first["status"]) == ("dr.cli", "second", "pending")  # four eyes
     as_dr_x = {"SLIPWAY_TOKEN": local_issuer.mint("dr.x", "reviewer")}
-    again = _slipway("review", "resolve", review_id, "--label", "benign", home=home, **as_dr_x)
-    assert again.returncode == 1 and "already resolved by dr.cli" in again.stderr
+    plain = _slipway("review", "resolve", review_id, "--label", "malignant", home=home, **as_dr_x)
+    assert plain.returncode == 1 and "needs one of the roles second-reviewer, admin" in plain.stderr
+    as_second = {"SLIPWAY_TOKEN": local_issuer.mint("dr.y", "second-reviewer")}
+    confirmed = _slipway("review", "resolve", review_id, "--label", "malignant", home=home, **as_second)
+    assert confirmed.returncode == 0 and json.loads(confirmed.stdout)["reviewer"] == "dr.y"
+    again = _slipway("review", "resolve", review_id, "--label", "benign", home=home, **as_second)
+    assert again.returncode == 1 and "already resolved by dr.y" in again.stderr
     out = tmp_path / "labels.csv"
     not_admin = _slipway("review", "export", "--out", str(out), home=home, **as_dr_x)
     assert not_admin.returncode == 1 and "needs one of the roles admin" in not_admin.stderr and not out.exists()

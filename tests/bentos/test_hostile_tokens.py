@@ -158,7 +158,8 @@ def test_every_hostile_token_is_refused_and_nothing_is_written(served: tuple[Ser
     routes = [
         ("/review/pending", {}),
         ("/review/item", {"review_id": review_id}),
-        ("/review/resolve", {"review_id": review_id, "label": "benign"}),
+        ("/review/claim", {"review_id": review_id}),
+        ("/review/resolve", {"review_id": review_id, "label": "benign", "version": 1}),
         ("/predict", {"record": record(1)}),
     ]
     for name, make in HOSTILE:
@@ -203,10 +204,11 @@ def test_the_reviewer_is_the_tokens_subject_and_a_rotated_key_stops_verifying(
         "review_id"
     ]
     reviewer = forge.issuer.mint("dr.real", ["reviewer"], name="Dr Real")
-    body = {"review_id": review_id, "label": "malignant", "reviewer": "dr.someone.else"}
+    version = _post(server, "/review/claim", {"review_id": review_id}, reviewer).json()["version"]
+    body = {"review_id": review_id, "label": "malignant", "version": version, "reviewer": "dr.someone.else"}
     resolved = _post(server, "/review/resolve", body, reviewer)
     if resolved.status_code == 200:
-        assert resolved.json()["reviewer"] == "dr.real"  # a body field never names who decided
+        assert resolved.json()["first_reviewer"] == "dr.real"  # a body field never names who decided
     else:
         assert resolved.status_code in (400, 422)  # or the field is refused outright
     decided = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]

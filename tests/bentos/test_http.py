@@ -21,7 +21,7 @@ def test_health_endpoints_and_openapi(client: Any) -> None:
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
     spec = client.get("/docs.json").json()
-    assert {"/predict", "/review/pending", "/review/item", "/review/resolve"} <= set(spec["paths"])
+    assert {"/predict", "/review/pending", "/review/item", "/review/claim", "/review/resolve"} <= set(spec["paths"])
 
 
 def test_a_confident_benign_case_is_decided_automatically(client: Any, trained: Trained) -> None:
@@ -107,29 +107,45 @@ def test_the_review_flow_is_audited_end_to_end(local_issuer: LocalIssuer, client
     assert pending["pending"] == 1 and pending["items"][0]["review_id"] == review_id
     item = client.post("/review/item", json={"review_id": review_id}, headers=dr_a).json()
     assert item["features"]["mean_radius"] == pytest.approx(record(0)["mean_radius"])
-    resolved = client.post("/review/resolve", json={"review_id": review_id, "label": "malignant", "note": "agree"},
-                           headers=dr_a)  # fmt: skip
+    unclaimed = client.post("/review/resolve", json={"review_id": review_id, "label": "malignant", "version": 0},
+                            headers=dr_a)  # fmt: skip
+    assert unclaimed.status_code == 409 and "claim review" in unclaimed.json()["error"]
+    claimed = client.post("/review/claim", json={"review_id": review_id}, headers=dr_a).json()
+    assert claimed["claimed_by"] == "dr.a"
+    decision = {"review_id": review_id, "label": "malignant", "note": "agree", "version": claimed["version"]}
+    first = client.post("/review/resolve", json=decision, headers=dr_a)
+    assert first.status_code == 200 and first.json()["stage"] == "second"  # malignant: four eyes
+    dr_a_again = client.post("/review/claim", json={"review_id": review_id},
+                             headers=local_issuer.headers("dr.a", "reviewer", "second-reviewer"))  # fmt: skip
+    assert dr_a_again.status_code == 403 and "another's" in dr_a_again.json()["error"]  # no self-approval
+    dr_b = local_issuer.headers("dr.b", "second-reviewer")
+    second = client.post("/review/claim", json={"review_id": review_id}, headers=dr_b).json()
+    resolved = client.post("/review/resolve", json={**decision, "version": second["version"]}, headers=dr_b)
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
-    assert resolved.json()["reviewer"] == "dr.a"  # the token's subject
-    dr_b = local_issuer.headers("dr.b", "reviewer")
-    again = client.post("/review/resolve", json={"review_id": review_id, "label": "benign"}, headers=dr_b)
+    assert resolved.json()["reviewer"] == "dr.b" and resolved.json()["first_reviewer"] == "dr.a"  # tokens' subjects
+    again = client.post("/review/claim", json={"review_id": review_id}, headers=dr_b)
     assert again.status_code == 409
     assert client.post("/review/item", json={"review_id": "rv-nope"}, headers=dr_a).status_code == 404
-    bad_label = client.post("/review/resolve", json={"review_id": review_id, "label": "maybe"}, headers=dr_a)
+    bad_label = client.post("/review/resolve", json={"review_id": review_id, "label": "maybe", "version": 9},
+                            headers=dr_a)  # fmt: skip
     assert bad_label.status_code == 422
     audit = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
     assert [(a["event"], a["data"]["request_id"], a["data"].get("subject")) for a in audit] == [
         ("review.created", "req-flow", None),
         ("review.viewed", "req-flow", "dr.a"),
-        ("review.resolved", "req-flow", "dr.a"),
+        ("review.claimed", "req-flow", "dr.a"),
+        ("review.first_decision", "req-flow", "dr.a"),
+        ("review.claimed", "req-flow", "dr.b"),
+        ("review.resolved", "req-flow", "dr.b"),
     ]
-    assert audit[2]["data"]["issuer"] == local_issuer.url
+    assert audit[5]["data"]["issuer"] == local_issuer.url
 
 
 def test_no_review_endpoint_answers_without_a_valid_token(local_issuer: LocalIssuer, client: Any, home: Path) -> None:
     (result,) = _predict(client, {"record": record(0)}).json()["results"]
     review = {"review_id": result["review_id"]}
-    calls = [("/review/pending", {}), ("/review/item", review), ("/review/resolve", {**review, "label": "benign"})]
+    calls = [("/review/pending", {}), ("/review/item", review), ("/review/claim", review),
+             ("/review/resolve", {**review, "label": "benign", "version": 1})]  # fmt: skip
     for route, body in calls:
         bare = client.post(route, json=body, headers={"X-Forwarded-User": "dr.a", "X-Remote-User": "admin"})
         assert bare.status_code == 401 and bare.headers["www-authenticate"].startswith("Bearer"), route

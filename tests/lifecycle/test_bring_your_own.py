@@ -88,7 +88,7 @@ def test_serve_predict_and_route_including_a_category_training_never_had(enginee
         assert refused.status_code == 422
         assert refused.json()["errors"][0] == {"record": 0, "field": "region", "problem": "out_of_range",
                                                "message": refused.json()["errors"][0]["message"]}  # fmt: skip
-        decision = {"review_id": routed["review_id"], "label": "malignant"}
+        decision = {"review_id": routed["review_id"], "label": "malignant", "version": 1}
         reviewer = {"Authorization": "Bearer " + engineer["issuer"].mint("analyst.a", ["reviewer"])}
         bad_label = httpx.post(f"{server.url}/review/resolve", json=decision, headers=reviewer, timeout=30)
         assert bad_label.status_code == 422 and "low" in bad_label.json()["error"]
