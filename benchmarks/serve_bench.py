@@ -5,7 +5,8 @@ bounded asyncio load generator (fixed duration and concurrency, loopback only) p
 requests drawn from the dataset. Reports throughput and p50/p99 latency for each, and the ratios.
 
 Usage:  uv run python benchmarks/serve_bench.py [--duration 30] [--concurrency 16 32]
-Target: ours >= 0.9x the plain service's throughput with p99 <= 1.2x.
+Target: ours >= 0.9x the plain service's throughput with p99 <= 1.2x. A third run ("+auth") requires
+a caller token on every /predict (SLIPWAY_AUTH_PREDICT), verified against the local issuer's JWKS.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def serve(target: str, env: dict[str, str], log: Path) -> Iterator[str]:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-async def load(url: str, records: list[dict[str, float]], concurrency: int, duration: float) -> dict[str, float]:
+async def load(
+    url: str, records: list[dict[str, float]], concurrency: int, duration: float, headers: dict[str, str]
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + duration
@@ -76,7 +79,8 @@ async def load(url: str, records: list[dict[str, float]], concurrency: int, dura
         index = offset
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            response = await client.post(f"{url}/predict", json={"record": records[index % len(records)]})
+            response = await client.post(f"{url}/predict", json={"record": records[index % len(records)]},
+                                         headers=headers)  # fmt: skip
             latencies.append(time.perf_counter() - started)
             errors += response.status_code != 200
             index += concurrency
@@ -84,7 +88,9 @@ async def load(url: str, records: list[dict[str, float]], concurrency: int, dura
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
         # warm-up, not measured
-        await asyncio.gather(*(client.post(f"{url}/predict", json={"record": records[i]}) for i in range(32)))
+        await asyncio.gather(
+            *(client.post(f"{url}/predict", json={"record": records[i]}, headers=headers) for i in range(32))
+        )
         began = time.perf_counter()
         await asyncio.gather(*(worker(i, client) for i in range(concurrency)))
         elapsed = time.perf_counter() - began
@@ -114,15 +120,23 @@ def main() -> None:
            "BENTOML_DO_NOT_TRACK": "true", "PYTHONPATH": str(PROJECT)}  # fmt: skip
     subprocess.run([str(BIN / "slipway"), "keys", "generate"], env=env, check=True, capture_output=True)
     subprocess.run([str(BIN / "slipway"), "train"], env=env, check=True, capture_output=True)
+    from slipway.identity.dev_issuer import DevIssuer
+
     results: dict[tuple[str, int], dict[str, float]] = {}
+    issuer = DevIssuer(work / "home" / "auth")
     try:
-        for name, target in (
-            ("plain", "benchmarks.plain_service:Plain"),
-            ("slipway", "bentos.classifier.service:Classifier"),
-        ):
-            with serve(target, env, work / f"{name}.log") as url:
-                for concurrency in args.concurrency:
-                    results[(name, concurrency)] = asyncio.run(load(url, records, concurrency, args.duration))
+        with issuer.serving():
+            caller = {"Authorization": "Bearer " + issuer.mint("svc.bench", ["caller"], ttl=7200)}
+            for name, target, extra, headers in (
+                ("plain", "benchmarks.plain_service:Plain", {}, {}),
+                ("slipway", "bentos.classifier.service:Classifier", {}, {}),
+                # every /predict carries a caller token, verified against the issuer's JWKS (ES256)
+                ("+auth", "bentos.classifier.service:Classifier", {"SLIPWAY_AUTH_PREDICT": "true"}, caller),
+            ):
+                with serve(target, {**env, **extra}, work / f"{name}.log") as url:
+                    for concurrency in args.concurrency:
+                        run = asyncio.run(load(url, records, concurrency, args.duration, headers))
+                        results[(name, concurrency)] = run
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{args.duration:.0f} s per run, single-record requests, one worker, loopback")
@@ -131,9 +145,11 @@ def main() -> None:
         print(f"{name:<8} {concurrency:>4} {r['throughput']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
               f"{int(r['errors']):>7}")  # fmt: skip
     for concurrency in args.concurrency:
-        ours, plain = results[("slipway", concurrency)], results[("plain", concurrency)]
-        print(f"concurrency {concurrency}: throughput {ours['throughput'] / plain['throughput']:.2f}x, "
-              f"p99 {ours['p99_ms'] / plain['p99_ms']:.2f}x of the plain service")  # fmt: skip
+        plain = results[("plain", concurrency)]
+        for name in ("slipway", "+auth"):
+            ours = results[(name, concurrency)]
+            print(f"concurrency {concurrency}, {name}: throughput {ours['throughput'] / plain['throughput']:.2f}x, "
+                  f"p99 {ours['p99_ms'] / plain['p99_ms']:.2f}x of the plain service")  # fmt: skip
 
 
 if __name__ == "__main__":

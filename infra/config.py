@@ -210,6 +210,22 @@ class StackSettings(BaseSettings):
         None,
         description="Secret whose key `dsn` is the PostgreSQL DSN of the shared review store (above one replica).",
     )
+    auth_issuer: str | None = Field(
+        None,
+        pattern=r"^https://\S+$",
+        description="OIDC issuer whose access tokens the service accepts (exact `iss`); unset: nobody can review.",
+    )
+    auth_jwks_url: str | None = Field(
+        None, pattern=r"^https://\S+$", description="Where the issuer publishes its signing keys (JWKS)."
+    )
+    auth_audience: str = Field("slipway", min_length=1, description="The `aud` the API's access tokens carry.")
+    auth_role_claim: str = Field(
+        "roles", min_length=1, description="Claim path(s) with roles: roles, groups, realm_access.roles, ..."
+    )
+    auth_role_map: str | dict[str, list[str]] | None = Field(
+        None, description='JSON: kit role -> claim values granting it, e.g. {"reviewer": ["/ml/reviewers"]}.'
+    )
+    auth_predict: bool = Field(False, description="Also require a `caller` token on /predict.")
     model_replicas: int = Field(
         2, ge=1, le=100, description="Replicas of the model service (HPA minimum; 1 only with the SQLite store)."
     )
@@ -277,6 +293,28 @@ class StackSettings(BaseSettings):
         if not _IMAGE_REPO.match(value):
             raise ValueError("must be a repository like registry.example.com/team/model, with no tag or digest")
         return value
+
+    def role_map(self) -> Any:
+        """authRoleMap as given (Pulumi config may hand over the JSON already decoded)."""
+        value = self.auth_role_map
+        return json.loads(value) if isinstance(value, str) else (value or {})
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> StackSettings:
+        if (self.auth_issuer is None) != (self.auth_jwks_url is None):
+            raise ValueError("authIssuer and authJwksUrl go together (the issuer and where its keys are)")
+        from slipway.identity import ROLES
+
+        try:
+            mapping = self.role_map()
+        except ValueError:
+            raise ValueError("authRoleMap must be a JSON object") from None
+        if not isinstance(mapping, dict) or not all(isinstance(v, list) for v in mapping.values()):
+            raise ValueError('authRoleMap must map roles to lists of claim values, e.g. {"reviewer": ["x"]}')
+        unknown = sorted(set(mapping) - set(ROLES))
+        if unknown:
+            raise ValueError(f"authRoleMap names {unknown}, not roles of the kit ({', '.join(ROLES)})")
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:

@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ class ModelServiceArgs:
     review_route: str
     review_store_secret: str | None
     keys_secret: str
+    auth_env: tuple[tuple[str, str], ...]
     replicas: int
     max_replicas: int
     cpu_request: str
@@ -74,6 +76,7 @@ class ModelServiceArgs:
             review_route=s.review_route,
             review_store_secret=s.review_store_secret,
             keys_secret=s.keys_secret,
+            auth_env=_auth_env(s),
             replicas=s.model_replicas,
             max_replicas=s.model_max_replicas,
             cpu_request=s.model_cpu_request,
@@ -239,6 +242,20 @@ def _review_queue_env(args: ModelServiceArgs) -> core.EnvVarArgsDict:
     }
 
 
+def _auth_env(s: StackSettings) -> tuple[tuple[str, str], ...]:
+    """Whom the server trusts (slipway/identity/settings.py); no issuer: every review request is refused."""
+    if s.auth_issuer is None or s.auth_jwks_url is None:
+        return ()
+    return (
+        ("SLIPWAY_AUTH_ISSUER", s.auth_issuer),
+        ("SLIPWAY_AUTH_JWKS_URL", s.auth_jwks_url),
+        ("SLIPWAY_AUTH_AUDIENCE", s.auth_audience),
+        ("SLIPWAY_AUTH_ROLE_CLAIM", s.auth_role_claim),
+        ("SLIPWAY_AUTH_ROLE_MAP", json.dumps(s.role_map(), sort_keys=True)),
+        ("SLIPWAY_AUTH_PREDICT", "true" if s.auth_predict else "false"),
+    )
+
+
 def _server_volumes(args: ModelServiceArgs) -> list[core.VolumeArgsDict]:
     state = (
         rv.state_volume()
@@ -268,6 +285,7 @@ def _server_container(args: ModelServiceArgs) -> core.ContainerArgsDict:
             rv.env("SLIPWAY_MODEL_DIGEST", args.model_digest),
             rv.env("SLIPWAY_SERVER_REPLICAS", str(args.max_replicas)),
             _review_queue_env(args),
+            *(rv.env(name, value) for name, value in args.auth_env),
         ],
         "resources": {
             "requests": {"cpu": args.cpu_request, "memory": args.memory_request},

@@ -18,7 +18,11 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,11 +72,35 @@ class Trust:
 
 
 class TokenVerifier:
+    """Verifies tokens; a token already verified is remembered until it expires, but never longer
+    than the key set is trusted without a refresh (``jwks_max_age``), so a rotated-out key stops
+    working within the same bound as without the cache."""
+
+    CACHE_SIZE = 4096
+
     def __init__(self, trust: Trust, keys: JwksCache | None = None) -> None:
         self.trust = trust
         self.keys = keys or JwksCache(trust.jwks_url, max_age=trust.jwks_max_age, cool_down=trust.jwks_cool_down)
+        self._verified: OrderedDict[bytes, tuple[float, Identity]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Identity:
+        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        now = time.time()
+        with self._lock:
+            remembered = self._verified.get(digest)
+            if remembered is not None and remembered[0] > now:
+                return remembered[1]
+        identity, expires = self._verify(token)
+        until = min(expires, now + self.trust.jwks_max_age)
+        if until > now:
+            with self._lock:
+                self._verified[digest] = (until, identity)
+                while len(self._verified) > self.CACHE_SIZE:
+                    self._verified.popitem(last=False)
+        return identity
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected(f"token larger than {MAX_TOKEN_BYTES} bytes")
         if token.count(".") != 2:
@@ -83,13 +111,14 @@ class TokenVerifier:
             raise TokenRejected("the token's header cannot be read") from None
         algorithm = self._algorithm(header)
         claims = self._claims(token, header, algorithm)
-        return Identity(
+        identity = Identity(
             issuer=claims["iss"],
             subject=claims["sub"],
             name=str(claims.get("preferred_username") or claims.get("name") or claims["sub"]),
             roles=frozenset(self.roles(claims)),
             token_id=str(claims.get("jti") or ""),
         )
+        return identity, float(claims["exp"])
 
     def _algorithm(self, header: dict[str, Any]) -> str:
         algorithm = header.get("alg")

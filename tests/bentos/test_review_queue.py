@@ -242,3 +242,29 @@ def test_a_low_stakes_prediction_relabelled_high_stakes_also_needs_a_second_pers
         model_version="v1", model_digest="sha256:" + "a" * 64,
     )  # fmt: skip
     assert _decide(four_eyes, other, "malignant", _who("dr.a")).stage == "second"
+
+
+def test_many_reviewers_racing_never_claim_one_review_twice_nor_lose_a_decision(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race" / "queue.db"
+    audit = AuditTrail(tmp_path / "race.jsonl")
+    ids = [_enqueue(ReviewQueue(path, KEY, contract=WDBC, audit=audit, four_eyes=()), f"req-{n}") for n in range(40)]
+
+    def work(reviewer: str) -> list[str]:
+        mine, queue, who = [], ReviewQueue(path, KEY, contract=WDBC, audit=audit, four_eyes=()), _who(reviewer)
+        for review_id in ids:
+            try:
+                claimed = queue.claim(review_id, who=who)
+                queue.resolve(review_id, label="benign", reviewer=who, version=claimed.version)
+            except ReviewConflict:
+                continue  # someone else holds it or decided it
+            mine.append(review_id)
+        return mine
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        decided = list(pool.map(work, [f"dr.{n}" for n in range(8)]))
+    everyone = [review_id for mine in decided for review_id in mine]
+    assert sorted(everyone) == sorted(ids)  # each decided exactly once, none lost
+    queue = ReviewQueue(path, KEY, contract=WDBC, audit=audit, four_eyes=())
+    assert queue.depth()[0] == 0 and audit.verify() == 40 * 3  # created, claimed, resolved: one each

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from infra.config import SettingsError
 from tests.infra.conftest import Manifest, RenderFn, of_kind, pod_specs
 
 READ_ONLY_ROOT_WRITERS = {"/tmp", "/var/lib/slipway", "/var/lib/bentoml"}
@@ -89,3 +92,34 @@ def test_the_drift_job_reads_the_pipeline_output_after_it(render: RenderFn) -> N
     assert drift["metadata"]["annotations"] == {"slipway.dev/run-after": "pipeline"}
     command = drift["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
     assert command[-1] == "/var/lib/slipway/pipeline/data/records.parquet"
+
+
+def test_the_organisations_issuer_reaches_the_server_and_nobody_is_trusted_without_one(render: RenderFn) -> None:
+    (deployment,) = of_kind(render("dev"), "Deployment")
+    assert not any(k.startswith("SLIPWAY_AUTH_") for k in _env(_container(deployment["spec"]["template"]["spec"])))
+    keycloak = "https://kc.example.org/realms/ml"
+    (deployment,) = of_kind(
+        render("dev", authIssuer=keycloak, authJwksUrl=f"{keycloak}/protocol/openid-connect/certs",
+               authRoleClaim="realm_access.roles", authRoleMap='{"reviewer": ["ml-reviewer"]}', authPredict=True),
+        "Deployment",
+    )  # fmt: skip
+    env = _env(_container(deployment["spec"]["template"]["spec"]))
+    assert env["SLIPWAY_AUTH_ISSUER"] == keycloak and env["SLIPWAY_AUTH_JWKS_URL"].endswith("/certs")
+    assert env["SLIPWAY_AUTH_ROLE_CLAIM"] == "realm_access.roles" and env["SLIPWAY_AUTH_PREDICT"] == "true"
+    assert env["SLIPWAY_AUTH_ROLE_MAP"] == '{"reviewer": ["ml-reviewer"]}' and env["SLIPWAY_AUTH_AUDIENCE"] == "slipway"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"authIssuer": "https://kc.example.org/realms/ml"}, "authIssuer and authJwksUrl go together"),
+        ({"authIssuer": "http://kc.example.org", "authJwksUrl": "https://kc.example.org/certs"}, "authIssuer"),
+        ({"authRoleMap": "reviewer=x"}, "authRoleMap must be a JSON object"),
+        ({"authRoleMap": '{"superuser": ["x"]}'}, "not roles of the kit"),
+    ],
+)
+def test_an_incomplete_or_weak_issuer_setting_is_refused(
+    render: RenderFn, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        render("dev", **overrides)

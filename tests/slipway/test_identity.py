@@ -120,3 +120,17 @@ def test_an_expired_token_is_refused_with_the_reason(local_issuer: LocalIssuer) 
     assert trust is not None
     with pytest.raises(TokenRejected, match="expired"):
         TokenVerifier(Trust(**{**trust.__dict__, "leeway": 0})).verify(local_issuer.mint("dr.a", "reviewer", ttl=-60))
+
+
+def test_a_verified_token_is_remembered_no_longer_than_the_key_set_is_trusted(local_issuer: LocalIssuer) -> None:
+    trust = AuthSettings().trust()
+    assert trust is not None
+    remembering = TokenVerifier(trust)
+    token = local_issuer.mint("dr.a", "reviewer")
+    first = remembering.verify(token)
+    assert remembering.verify(token) is first  # the second check is a lookup
+    forgetting = TokenVerifier(Trust(**{**trust.__dict__, "jwks_max_age": 0}))
+    assert forgetting.verify(token) is not forgetting.verify(token)
+    local_issuer.issuer.rotate()
+    with pytest.raises(TokenRejected, match="does not publish"):
+        forgetting.verify(token)  # nothing remembered it past the key set's refresh
