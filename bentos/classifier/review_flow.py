@@ -15,7 +15,7 @@ exactly the same ones.
 Usage::
 
     case = claim(case, identity, now=time.time(), lease=300)
-    case, event = decide(case, identity, label="benign", version=case.version, now=time.time(), four_eyes={...})
+    case, event = decide(case, identity, label=label, version=case.version, now=time.time(), four_eyes={...})
 """
 
 from __future__ import annotations
