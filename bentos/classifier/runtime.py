@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,45 +242,44 @@ class ModelRuntime:
         return 200, {"items": [i.summary() for i in items], "pending": depth, "oldest_age_seconds": round(oldest, 3)}
 
     def review_item(self, review_id: str, viewer: Identity) -> Answer:
-        try:
+        def answer() -> Answer:
             item, features, note = self._queue().get(review_id, viewer=viewer)
-        except ReviewNotFound as exc:
-            return 404, {"error": str(exc)}
-        except ReviewStoreUnavailable as exc:
-            return 503, {"error": "review queue unavailable", "reason": str(exc)}
-        return 200, {**item.summary(), "features": features, "note": note}
+            return 200, {**item.summary(), "features": features, "note": note}
+
+        return _review_answer(answer)
 
     def review_claim(self, review_id: str, lease: float, who: Identity) -> Answer:
         """Take a review for ``lease`` seconds; the answer carries the version to resolve it with."""
-        try:
-            item = self._queue().claim(review_id, who=who, lease=max(30.0, min(lease, 3600.0)))
-        except ReviewNotFound as exc:
-            return 404, {"error": str(exc)}
-        except ReviewConflict as exc:
-            return 409, {"error": str(exc)}
-        except Forbidden as exc:
-            return 403, {"error": str(exc)}
-        except ReviewStoreUnavailable as exc:
-            return 503, {"error": "review queue unavailable", "reason": str(exc)}
-        return 200, item.summary()
+        bounded = max(30.0, min(lease, 3600.0))
+        return _review_answer(lambda: (200, self._queue().claim(review_id, who=who, lease=bounded).summary()))
 
     def review_resolve(self, review_id: str, label: str, note: str, version: int, reviewer: Identity) -> Answer:
         """``reviewer``: the verified subject of the request's token (never a request field), holding
         the claim made at ``version``."""
         if label not in self.contract.classes:
             return 422, {"error": f"label must be one of {list(self.contract.classes)}"}
-        try:
+
+        def answer() -> Answer:
             item = self._queue().resolve(review_id, label=label, reviewer=reviewer, version=version, note=note)
-        except ReviewNotFound as exc:
-            return 404, {"error": str(exc)}
-        except ReviewConflict as exc:
-            return 409, {"error": str(exc)}
-        except Forbidden as exc:
-            return 403, {"error": str(exc)}
-        except ReviewStoreUnavailable as exc:
-            return 503, {"error": "review queue unavailable", "reason": str(exc)}
-        _log("review.resolved", review_id=review_id, request_id=item.request_id, reviewer=reviewer.subject)
-        return 200, item.summary()
+            _log("review.decided", review_id=review_id, request_id=item.request_id, reviewer=reviewer.subject,
+                 stage=item.stage, status=item.status)  # fmt: skip
+            return 200, item.summary()
+
+        return _review_answer(answer)
+
+
+def _review_answer(action: Callable[[], Answer]) -> Answer:
+    """The action's answer, or the review store's refusal as an HTTP status."""
+    try:
+        return action()
+    except ReviewNotFound as exc:
+        return 404, {"error": str(exc)}
+    except ReviewConflict as exc:
+        return 409, {"error": str(exc)}
+    except Forbidden as exc:
+        return 403, {"error": str(exc)}
+    except ReviewStoreUnavailable as exc:
+        return 503, {"error": "review queue unavailable", "reason": str(exc)}
 
 
 def _read_key(settings: ServerSettings) -> bytes:
