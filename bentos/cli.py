@@ -93,12 +93,11 @@ def _subject(*roles: str) -> Any:
 
 
 def _queue() -> Any:
-    from bentos.classifier.review_queue import ReviewQueue
-    from bentos.classifier.runtime import _read_key
+    from bentos.classifier.review_store import open_review_store
     from bentos.classifier.settings import ServerSettings
 
     settings = ServerSettings()
-    return ReviewQueue(settings.review_queue_path(), _read_key(settings), contract=settings.load_contract())
+    return open_review_store(settings, settings.load_contract())
 
 
 @review.command("list")

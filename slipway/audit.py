@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,17 @@ def _digest(previous: str, record: dict[str, Any]) -> str:
     return hashlib.sha256(f"{previous}\n{canonical}".encode()).hexdigest()
 
 
+def actors_of(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (event, issuer, subject) with its count: the verified subjects who acted."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for record in records:
+        data = record.get("data") or {}
+        if "subject" in data:
+            key = (str(record["event"]), str(data.get("issuer", "")), str(data["subject"]))
+            counts[key] = counts.get(key, 0) + 1
+    return [{"event": e, "issuer": i, "subject": s, "records": n} for (e, i, s), n in sorted(counts.items())]
+
+
 @dataclass(frozen=True)
 class AuditTrail:
     path: Path
@@ -93,19 +105,11 @@ class AuditTrail:
         return records
 
     def actors(self) -> list[dict[str, Any]]:
-        """Who did what, by verified subject: one entry per (event, issuer, subject), with a count
-        (read after ``verify``: the records are then known to be unaltered)."""
-        counts: dict[tuple[str, str, str], int] = {}
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                data = record.get("data") or {}
-                if "subject" in data:
-                    key = (str(record["event"]), str(data.get("issuer", "")), str(data["subject"]))
-                    counts[key] = counts.get(key, 0) + 1
-        return [{"event": e, "issuer": i, "subject": s, "records": n} for (e, i, s), n in sorted(counts.items())]
+        """Who did what, by verified subject (read after ``verify``: the records are then unaltered)."""
+        if not self.path.exists():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return actors_of(json.loads(line) for line in lines if line.strip())
 
     def verify(self) -> int:
         """Number of records; raises AuditChainBroken at the first record that does not chain."""

@@ -94,7 +94,15 @@ def audit_verify(name: str) -> None:
     """
     from slipway.audit import AuditTrail
 
-    trail = AuditTrail.for_name(name)
+    trail: Any = AuditTrail.for_name(name)
+    if name == "reviews":  # a shared review store keeps its trail in its database
+        from bentos.classifier.settings import ServerSettings
+
+        settings = ServerSettings()
+        if settings.shared_review_store:
+            from bentos.classifier.review_store import open_review_store
+
+            trail = open_review_store(settings, settings.load_contract()).audit
     count = trail.verify()
     actors = trail.actors()
     emit(

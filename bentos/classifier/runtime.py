@@ -30,12 +30,12 @@ from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_flow import ReviewConflict
 from bentos.classifier.review_queue import ReviewNotFound, ReviewQueue, ReviewStoreUnavailable
+from bentos.classifier.review_store import open_review_store
 from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
 from slipway.identity import Forbidden, Identity
-from slipway.signing import KeyFileError
 
 logger = logging.getLogger("slipway.classifier")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # it travels in headers, logs and audit records
@@ -66,16 +66,10 @@ class ModelRuntime:
         """``contract``: the one the server was started with (``ServerSettings.load_contract``); a model
         made for another contract is refused."""
         queue, queue_problem = None, None
-        if settings.shared_review_store:
-            queue_problem = "the PostgreSQL review store is configured but not built into this version"
-        else:
-            try:
-                queue = ReviewQueue(
-                    settings.review_queue_path(), _read_key(settings), contract=contract,
-                    four_eyes=settings.four_eyes_classes(contract),
-                )  # fmt: skip
-            except (SlipwayError, ValueError) as exc:
-                queue_problem = str(exc)
+        try:
+            queue = open_review_store(settings, contract)
+        except (SlipwayError, ValueError) as exc:
+            queue_problem = str(exc)
         metrics = ServiceMetrics(registry, queue_depth=queue.depth if queue else None, classes=contract.classes)
         runtime = cls(settings, metrics, contract, queue=queue, queue_problem=queue_problem)
         try:
@@ -280,11 +274,3 @@ def _review_answer(action: Callable[[], Answer]) -> Answer:
         return 403, {"error": str(exc)}
     except ReviewStoreUnavailable as exc:
         return 503, {"error": "review queue unavailable", "reason": str(exc)}
-
-
-def _read_key(settings: ServerSettings) -> bytes:
-    path = settings.review_key_path()
-    try:
-        return path.read_bytes().strip()
-    except OSError:
-        raise KeyFileError(f"no review key at {path} (run `slipway keys generate`)") from None

@@ -7,7 +7,7 @@
 | SLIPWAY_BENTO | unset | a built Bento to serve, whose own model store holds the model (set in the image) |
 | SLIPWAY_MODEL_PUBLIC_KEY | $SLIPWAY_KEYS/signing.pub | Ed25519 public key that must verify the model |
 | SLIPWAY_MODEL_DIGEST | unset | when set, the served model must have exactly this digest |
-| SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | a path, sqlite:///absolute/path or a postgresql:// DSN |
+| SLIPWAY_REVIEW_QUEUE | $SLIPWAY_HOME/review/queue.db | a path, sqlite:///absolute/path, or a shared postgresql DSN |
 | SLIPWAY_SERVER_REPLICAS | 1 | most replicas that may run (set by the Deployment); a file queue allows 1 |
 | SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_KEYS/review.key | Fernet key encrypting review records at rest |
 | SLIPWAY_HIGH_STAKES_LABELS | the contract's label.high_stakes | predicted classes always confirmed by a person |

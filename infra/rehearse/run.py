@@ -353,11 +353,10 @@ def _observe(
 # Run inside the serving container (as `kubectl exec` would): the queue the server writes, read
 # without the review API, which rightly refuses a caller without a reviewer's token.
 _PENDING = (
-    "from bentos.classifier.review_queue import ReviewQueue\n"
-    "from bentos.classifier.runtime import _read_key\n"
+    "from bentos.classifier.review_store import open_review_store\n"
     "from bentos.classifier.settings import ServerSettings\n"
     "s = ServerSettings()\n"
-    "q = ReviewQueue(s.review_queue_path(), _read_key(s), contract=s.load_contract())\n"
+    "q = open_review_store(s, s.load_contract())\n"
     "print(' '.join(i.review_id for i in q.pending(limit=500)))\n"
 )
 

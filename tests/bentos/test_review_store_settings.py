@@ -33,8 +33,10 @@ def test_serve_refuses_at_start_with_one_clear_line(tmp_path: object) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_a_configured_shared_store_is_reported_unavailable_not_faked(home: object, trained: Trained) -> None:
-    runtime = ModelRuntime.start(ServerSettings(review_queue="postgresql://db/reviews"), CollectorRegistry(), WDBC)
-    assert runtime.queue is None
-    assert runtime.queue_problem == "the PostgreSQL review store is configured but not built into this version"
+def test_an_unreachable_shared_store_is_reported_without_its_password(home: object, trained: Trained) -> None:
+    settings = ServerSettings(review_queue="postgresql://slipway:s3cret@127.0.0.1:9/reviews?connect_timeout=2")
+    runtime = ModelRuntime.start(settings, CollectorRegistry(), WDBC)
+    assert runtime.queue is None and runtime.queue_problem is not None
+    assert runtime.queue_problem.startswith("review store postgresql://slipway:***@127.0.0.1:9/reviews")
+    assert "s3cret" not in runtime.queue_problem
     assert runtime.readiness() is None  # the model serves; routed cases answer review_unavailable
