@@ -6,7 +6,8 @@ requests drawn from the dataset. Reports throughput and p50/p99 latency for each
 
 Usage:  uv run python benchmarks/serve_bench.py [--duration 30] [--concurrency 16 32]
 Target: ours >= 0.9x the plain service's throughput with p99 <= 1.2x. A third run ("+auth") requires
-a caller token on every /predict (SLIPWAY_AUTH_PREDICT), verified against the local issuer's JWKS.
+a caller token on every /predict (SLIPWAY_AUTH_PREDICT), verified against the local issuer's JWKS; a
+fourth ("+auth+pg") also writes routed cases to a real PostgreSQL review store (Debian's binaries).
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--no-postgres", action="store_true", help="skip the run on a real PostgreSQL review store")
     args = parser.parse_args()
     from sklearn.datasets import load_breast_cancer
 
@@ -125,14 +127,22 @@ def main() -> None:
     results: dict[tuple[str, int], dict[str, float]] = {}
     issuer = DevIssuer(work / "home" / "auth")
     try:
-        with issuer.serving():
+        with issuer.serving(), contextlib.ExitStack() as stack:
             caller = {"Authorization": "Bearer " + issuer.mint("svc.bench", ["caller"], ttl=7200)}
-            for name, target, extra, headers in (
+            auth = {"SLIPWAY_AUTH_PREDICT": "true"}
+            runs: list[tuple[str, str, dict[str, str], dict[str, str]]] = [
                 ("plain", "benchmarks.plain_service:Plain", {}, {}),
                 ("slipway", "bentos.classifier.service:Classifier", {}, {}),
                 # every /predict carries a caller token, verified against the issuer's JWKS (ES256)
-                ("+auth", "bentos.classifier.service:Classifier", {"SLIPWAY_AUTH_PREDICT": "true"}, caller),
-            ):
+                ("+auth", "bentos.classifier.service:Classifier", auth, caller),
+            ]
+            if not args.no_postgres:
+                from tests.postgres import postgres_server  # the real PostgreSQL the tests start
+
+                dsn = stack.enter_context(postgres_server())
+                shared = {**auth, "SLIPWAY_REVIEW_QUEUE": dsn, "SLIPWAY_SERVER_REPLICAS": "2"}
+                runs.append(("+auth+pg", "bentos.classifier.service:Classifier", shared, caller))
+            for name, target, extra, headers in runs:
                 with serve(target, {**env, **extra}, work / f"{name}.log") as url:
                     for concurrency in args.concurrency:
                         run = asyncio.run(load(url, records, concurrency, args.duration, headers))
@@ -146,7 +156,9 @@ def main() -> None:
               f"{int(r['errors']):>7}")  # fmt: skip
     for concurrency in args.concurrency:
         plain = results[("plain", concurrency)]
-        for name in ("slipway", "+auth"):
+        for name in ("slipway", "+auth", "+auth+pg"):
+            if (name, concurrency) not in results:
+                continue
             ours = results[(name, concurrency)]
             print(f"concurrency {concurrency}, {name}: throughput {ours['throughput'] / plain['throughput']:.2f}x, "
                   f"p99 {ours['p99_ms'] / plain['p99_ms']:.2f}x of the plain service")  # fmt: skip
