@@ -118,6 +118,10 @@ class ApprovedCluster(_Section):
     ca_sha256: Annotated[str, AfterValidator(_normalise_fingerprint)]
 
 
+REVIEW_STORE_EGRESS = "review-store"  # the allowEgress rule that reaches the PostgreSQL review store
+ISSUER_EGRESS = "identity-provider"  # the allowEgress rule that reaches the issuer's JWKS endpoint
+
+
 class PortSpec(_Section):
     port: int = Field(ge=1, le=65535)
     protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
@@ -330,6 +334,16 @@ class StackSettings(BaseSettings):
                 f"modelReplicas {self.model_replicas} / modelMaxReplicas {self.model_max_replicas} set "
                 "reviewStoreSecret (a PostgreSQL DSN), or run one replica (modelReplicas = modelMaxReplicas = 1)"
             )
+        egress = {rule.name for rule in self.allow_egress}
+        for needed, why, required in (
+            (self.review_store_secret is not None, "reviewStoreSecret", REVIEW_STORE_EGRESS),
+            (self.auth_issuer is not None, "authIssuer", ISSUER_EGRESS),
+        ):
+            if needed and required not in egress:
+                raise ValueError(
+                    f"{why} is set, so the model service must reach it: declare an allowEgress rule named "
+                    f"{required!r} (the database's or the issuer's namespace or CIDR and port); nothing else is opened"
+                )
         for group in ("allow_ingress", "allow_egress", "jobs_allow_egress", "client_namespaces"):
             names = [item.name for item in getattr(self, group)]
             duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -13,6 +13,11 @@ from tests.conftest import PROJECT_DIR
 
 Manifest = dict[str, Any]
 RenderFn = Callable[..., list[Manifest]]
+# a shared PostgreSQL review store, and the one egress path the model service then needs
+SHARED_STORE: dict[str, Any] = {
+    "reviewStoreSecret": "review-store",
+    "allowEgress": [{"name": "review-store", "namespace": "data", "ports": [{"port": 5432}]}],
+}
 
 
 def encode_overrides(overrides: Mapping[str, Any]) -> dict[str, str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from infra.config import SettingsError
-from tests.infra.conftest import RenderFn, of_kind
+from tests.infra.conftest import SHARED_STORE, RenderFn, of_kind
 
 
 def test_stack_config_reaches_the_program(render: RenderFn) -> None:
-    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, reviewStoreSecret="review-store")
+    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, **SHARED_STORE)
     (deployment,) = of_kind(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 5
 
@@ -19,7 +19,7 @@ def test_environment_overrides_stack_config(render: RenderFn, monkeypatch: pytes
     monkeypatch.setenv(
         "SLIPWAY_ALLOW_INGRESS", '[{"name": "portal", "namespace": "portal", "podSelector": {"app": "web"}}]'
     )
-    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, reviewStoreSecret="review-store")
+    manifests = render("dev", modelReplicas=5, modelMaxReplicas=9, **SHARED_STORE)
     (deployment,) = of_kind(manifests, "Deployment")
     assert deployment["spec"]["replicas"] == 3
     names = {p["metadata"]["name"] for p in of_kind(manifests, "NetworkPolicy")}

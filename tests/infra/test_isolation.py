@@ -24,6 +24,7 @@ def test_prod_opens_exactly_the_declared_paths(render: RenderFn) -> None:
         ("ml-serving", "classifier-allow-from-clinic-portal"),
         ("ml-serving", "classifier-allow-from-claims-review"),
         ("ml-serving", "classifier-allow-from-metrics-scrape"),
+        ("ml-serving", "classifier-allow-to-review-store"),  # slipway:reviewStoreSecret needs it
         ("clinic-portal", "allow-to-ml-serving-classifier"),
         ("claims-review", "allow-to-ml-serving-classifier"),
         ("ml-serving", "jobs-allow-to-warehouse"),

@@ -100,7 +100,8 @@ def test_the_organisations_issuer_reaches_the_server_and_nobody_is_trusted_witho
     keycloak = "https://kc.example.org/realms/ml"
     (deployment,) = of_kind(
         render("dev", authIssuer=keycloak, authJwksUrl=f"{keycloak}/protocol/openid-connect/certs",
-               authRoleClaim="realm_access.roles", authRoleMap='{"reviewer": ["ml-reviewer"]}', authPredict=True),
+               authRoleClaim="realm_access.roles", authRoleMap='{"reviewer": ["ml-reviewer"]}', authPredict=True,
+               allowEgress=[{"name": "identity-provider", "cidr": "10.40.0.0/24", "ports": [{"port": 443}]}]),
         "Deployment",
     )  # fmt: skip
     env = _env(_container(deployment["spec"]["template"]["spec"]))
@@ -116,6 +117,14 @@ def test_the_organisations_issuer_reaches_the_server_and_nobody_is_trusted_witho
         ({"authIssuer": "http://kc.example.org", "authJwksUrl": "https://kc.example.org/certs"}, "authIssuer"),
         ({"authRoleMap": "reviewer=x"}, "authRoleMap must be a JSON object"),
         ({"authRoleMap": '{"superuser": ["x"]}'}, "not roles of the kit"),
+        (
+            {"authIssuer": "https://kc.example.org/realms/ml", "authJwksUrl": "https://kc.example.org/certs"},
+            "declare an allowEgress rule named 'identity-provider'",
+        ),
+        (
+            {"modelReplicas": 2, "modelMaxReplicas": 2, "reviewStoreSecret": "review-store"},
+            "declare an allowEgress rule named 'review-store'",
+        ),
     ],
 )
 def test_an_incomplete_or_weak_issuer_setting_is_refused(

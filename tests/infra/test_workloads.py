@@ -7,7 +7,7 @@ import re
 import pytest
 
 from infra.components.model_service import MODEL_DIGEST_ANNOTATION, MODEL_SIGNATURE_ANNOTATION
-from tests.infra.conftest import Manifest, RenderFn, of_kind, pod_specs
+from tests.infra.conftest import SHARED_STORE, Manifest, RenderFn, of_kind, pod_specs
 
 DIGEST_REF = re.compile(r"^(?P<registry>[^/]+)/.+@sha256:[0-9a-f]{64}$")
 
@@ -69,7 +69,7 @@ def test_model_service_probes_use_bentoml_health_endpoints(render: RenderFn) -> 
 @pytest.mark.parametrize(
     ("stack", "overrides", "replicas", "strict"),
     [
-        ("dev", {"modelReplicas": 2, "modelMaxReplicas": 4, "reviewStoreSecret": "review-store"}, 2, "ScheduleAnyway"),
+        ("dev", {"modelReplicas": 2, "modelMaxReplicas": 4, **SHARED_STORE}, 2, "ScheduleAnyway"),
         ("prod", {}, 3, "DoNotSchedule"),
     ],
 )
