@@ -17,12 +17,14 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
 import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -35,10 +37,12 @@ from bentos.classifier.review_queue import (
     ReviewStoreUnavailable,
     review_id_for,
 )
-from slipway.audit import GENESIS, AuditChainBroken, _digest, actors_of
+from slipway.audit import GENESIS, AuditChainBroken, AuditTrail, _digest, actors_of
 from slipway.contract import Contract
 from slipway.identity import Identity
 
+BACKUP_REVIEWS = "reviews.jsonl"  # rows as JSON lines (payloads still encrypted, base64)
+BACKUP_AUDIT = "reviews.audit.jsonl"  # the same name and format as the SQLite store's backup
 MIGRATION_LOCK = 0x51_1B_A7_01  # advisory lock ids: arbitrary constants of this kit
 AUDIT_LOCK = 0x51_1B_A7_02
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -251,16 +255,56 @@ class PostgresReviewQueue:
             yield {self.contract.key.field: row["review_id"], **json.loads(self._decrypt(row["payload"])),
                    self.contract.label.field: row["label"]}  # fmt: skip
 
-    def backup(self, directory: Any) -> dict[str, Any]:
+    def backup(self, directory: Path) -> dict[str, Any]:
+        """A consistent copy (one repeatable-read snapshot, safe while replicas write) of the reviews,
+        payloads still encrypted, and of the audit trail in the file trail's format, so that
+        ``AuditTrail(directory / BACKUP_AUDIT).verify()`` checks it anywhere."""
+        directory.mkdir(parents=True, exist_ok=True)
+        with self._pool.connection() as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            reviews: list[Any] = db.execute("SELECT * FROM reviews ORDER BY created, review_id").fetchall()
+            audit: list[Any] = db.execute("SELECT * FROM review_audit ORDER BY seq").fetchall()
+        lines = [json.dumps({k: (base64.b64encode(bytes(v)).decode() if isinstance(v, (bytes, memoryview)) else v)
+                             for k, v in row.items()}, sort_keys=True) for row in reviews]  # fmt: skip
+        _write_atomically(directory / BACKUP_REVIEWS, lines)
+        _write_atomically(directory / BACKUP_AUDIT, [json.dumps(_audit_record(r), sort_keys=True, ensure_ascii=False)
+                                                     for r in audit])  # fmt: skip
+        records = AuditTrail(directory / BACKUP_AUDIT).verify()
+        pending = sum(1 for row in reviews if row["status"] == "pending")
+        return {"backup": str(directory), "reviews": len(reviews), "pending": pending, "audit_records": records}
+
+    def restore(self, directory: Path) -> dict[str, Any]:
+        """Replace the store's reviews and audit trail with a backup, after checking its hash chain
+        (in one transaction: the replicas see the old state or the restored one, never a mix)."""
         from slipway.errors import UsageError
 
-        raise UsageError("backing up the PostgreSQL review store: use pg_dump of the tables reviews and review_audit "
-                         "(slipway review backup covers the SQLite store)")  # fmt: skip
-
-    def restore(self, directory: Any) -> dict[str, Any]:
-        from slipway.errors import UsageError
-
-        raise UsageError("restoring the PostgreSQL review store: use pg_restore, then `slipway audit verify reviews`")
+        source = directory / BACKUP_REVIEWS
+        if not source.exists():
+            raise UsageError(f"{source}: no backup of a PostgreSQL review store there (from `slipway review backup`)")
+        records = AuditTrail(directory / BACKUP_AUDIT).verify()
+        try:
+            rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+            audit = [json.loads(line) for line in (directory / BACKUP_AUDIT).read_text(encoding="utf-8").splitlines()
+                     if line.strip()]  # fmt: skip
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{directory}: not a review store backup ({exc})") from None
+        with self._transaction() as db:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+            db.execute("TRUNCATE reviews, review_audit")
+            for row in rows:
+                for column in ("payload", "note"):
+                    if row.get(column) is not None:
+                        row[column] = base64.b64decode(row[column])
+                names = list(row)
+                db.execute(f"INSERT INTO reviews ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})",
+                           [row[n] for n in names])  # fmt: skip
+            insert = "INSERT INTO review_audit (seq, time, event, data, prev, hash) VALUES (%s, %s, %s, %s, %s, %s)"
+            for record in audit:
+                data = json.dumps(record["data"], sort_keys=True, ensure_ascii=False)
+                db.execute(
+                    insert, (record["seq"], record["time"], record["event"], data, record["prev"], record["hash"])
+                )
+        return {"reviews": len(rows), "audit_records": records}
 
     def _decrypt(self, blob: bytes) -> bytes:
         try:
@@ -289,8 +333,7 @@ class DatabaseAudit:
     def records(self) -> list[dict[str, Any]]:
         with self.queue._transaction() as db:
             rows = db.execute("SELECT * FROM review_audit ORDER BY seq").fetchall()
-        return [{"seq": r["seq"], "time": r["time"], "event": r["event"], "data": json.loads(r["data"]),
-                 "prev": r["prev"], "hash": r["hash"]} for r in rows]  # fmt: skip
+        return [_audit_record(r) for r in rows]
 
     @property
     def path(self) -> str:
@@ -309,6 +352,17 @@ class DatabaseAudit:
                 )
             previous, count = claimed, count + 1
         return count
+
+
+def _audit_record(row: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": row["seq"], "time": row["time"], "event": row["event"], "data": json.loads(row["data"]),
+            "prev": row["prev"], "hash": row["hash"]}  # fmt: skip
+
+
+def _write_atomically(path: Path, lines: list[str]) -> None:
+    staged = path.with_name(f".{path.name}.partial")
+    staged.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    staged.replace(path)
 
 
 def _case(row: dict[str, Any]) -> Case:
