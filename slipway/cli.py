@@ -100,9 +100,9 @@ def audit_verify(name: str) -> None:
 
         settings = ServerSettings()
         if settings.shared_review_store:
-            from bentos.classifier.review_store import open_review_store
+            from bentos.classifier.review_store import open_review_audit
 
-            trail = open_review_store(settings, settings.load_contract()).audit
+            trail = open_review_audit(settings, settings.load_contract())
     count = trail.verify()
     actors = trail.actors()
     emit(

@@ -36,3 +36,16 @@ def open_review_store(settings: ServerSettings, contract: Contract) -> Any:
     from bentos.classifier.review_queue import ReviewQueue
 
     return ReviewQueue(settings.review_queue_path(), key, contract=contract, four_eyes=four_eyes)
+
+
+def open_review_audit(settings: ServerSettings, contract: Contract) -> Any:
+    """The review audit trail to verify: the file beside the SQLite queue, or the shared store's table
+    (reading it needs no review key)."""
+    if settings.shared_review_store:
+        from bentos.classifier.review_store_pg import PostgresReviewQueue
+
+        assert settings.review_queue is not None
+        return PostgresReviewQueue(settings.review_queue, None, contract=contract).audit
+    from slipway.audit import AuditTrail
+
+    return AuditTrail.for_name("reviews")

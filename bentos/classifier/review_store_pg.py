@@ -69,7 +69,7 @@ class PostgresReviewQueue:
     def __init__(
         self,
         dsn: str,
-        key: bytes,
+        key: bytes | None,
         *,
         contract: Contract,
         four_eyes: Collection[str] | None = None,
@@ -80,7 +80,7 @@ class PostgresReviewQueue:
 
         self.contract = contract
         self.four_eyes = frozenset(contract.label.high_stakes if four_eyes is None else four_eyes)
-        self._fernet = Fernet(key)
+        self._fernet = Fernet(key) if key is not None else None  # None: audit reading only
         self.audit = DatabaseAudit(self)
         try:
             self._pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, timeout=5,
@@ -145,7 +145,7 @@ class PostgresReviewQueue:
                     "reasons, model_version, model_digest, payload) VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, "
                     "%s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
                     (review_id, request_id, item, time.time(), prediction, probability, json.dumps(reasons),
-                     model_version, model_digest, self._fernet.encrypt(json.dumps(features).encode())),
+                     model_version, model_digest, self.fernet.encrypt(json.dumps(features).encode())),
                 ).rowcount  # fmt: skip
                 if inserted:
                     self.audit.append_in(db, "review.created", {
@@ -198,7 +198,7 @@ class PostgresReviewQueue:
             row = self._locked(db, review_id)
             before = _case(row)
             case, event = decide(before, reviewer, label=label, version=version, now=now, four_eyes=self.four_eyes)
-            extra: dict[str, Any] = {"note": self._fernet.encrypt(note.encode()) if note else None}
+            extra: dict[str, Any] = {"note": self.fernet.encrypt(note.encode()) if note else None}
             if case.status == "resolved":
                 extra["resolved"] = now
             self._save(db, case, **extra)
@@ -306,9 +306,15 @@ class PostgresReviewQueue:
                 )
         return {"reviews": len(rows), "audit_records": records}
 
+    @property
+    def fernet(self) -> Fernet:
+        if self._fernet is None:
+            raise ReviewStoreUnavailable("this review store handle was opened without the review key")
+        return self._fernet
+
     def _decrypt(self, blob: bytes) -> bytes:
         try:
-            return self._fernet.decrypt(bytes(blob))
+            return self.fernet.decrypt(bytes(blob))
         except InvalidToken:
             raise ReviewStoreUnavailable("a review record cannot be decrypted with the configured key") from None
 

@@ -221,3 +221,24 @@ def test_restore_refuses_a_backup_whose_chain_is_broken(store: PostgresReviewQue
     with pytest.raises(AuditChainBroken):
         store.restore(tmp_path / "backup")
     assert [item.review_id for item in store.pending()] == [review]  # nothing replaced
+
+
+def test_the_cli_verifies_the_databases_audit_chain_and_names_who_decided(
+    store: PostgresReviewQueue, dsn: str, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from tests.conftest import SLIPWAY
+
+    review = _enqueue(store, prediction="benign")
+    claimed = store.claim(review, who=_who("dr.pg"))
+    store.resolve(review, label="benign", reviewer=_who("dr.pg"), version=claimed.version)
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_REVIEW_QUEUE": dsn}
+    done = subprocess.run([SLIPWAY, "audit", "verify", "reviews"], env=env, capture_output=True, text=True,
+                          check=False, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["records"] == 3 and report["trail"].startswith("review_audit")
+    assert {"event": "review.resolved", "issuer": "https://idp.example", "subject": "dr.pg", "records": 1} in (
+        report["actors"]
+    )
