@@ -8,9 +8,12 @@ Endpoints: POST /predict, POST /review/pending, /review/item, /review/resolve; B
 from __future__ import annotations
 
 import os
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+
 
 import bentoml
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,8 +21,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from bentos.classifier.access import AccessGate
+from bentos.classifier.pages.app import review_pages
+from bentos.classifier.review_queue import ReviewStoreUnavailable
+from bentos.classifier.review_store import read_review_key
 from bentos.classifier.runtime import Answer, ModelRuntime
 from bentos.classifier.settings import ServerSettings
+from slipway.errors import SlipwayError
 from slipway.identity import Identity
 from slipway.identity.settings import AuthSettings
 from slipway.logs import configure
@@ -74,7 +81,10 @@ class Classifier:
         self.registry = CollectorRegistry()
         settings = ServerSettings()
         self.runtime = ModelRuntime.start(settings, self.registry, settings.load_contract())
-        self.gate = AccessGate.from_settings(AuthSettings())
+        auth = AuthSettings()
+        self.gate = AccessGate.from_settings(auth)
+        self.pages = PageContext.of(self.runtime, self.gate, settings, dev_login=auth.issuer is None)
+        _CURRENT[:] = [self]
 
     def _identity(self, route: str, ctx: bentoml.Context) -> tuple[Identity | None, Any]:
         """The verified caller, or the refusal response (nothing is read or written before this)."""
@@ -148,5 +158,46 @@ class Classifier:
         return _answer(ctx, self.runtime.review_resolve(review_id, label, note, version, identity))
 
 
+_CURRENT: list[Classifier] = []  # this worker process's service instance (the pages read it)
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What the review pages need from the running service."""
+
+    runtime: ModelRuntime
+    gate: AccessGate
+    csrf_key: bytes
+    review_sla: float
+    dev_login: bool
+
+    @classmethod
+    def of(cls, runtime: ModelRuntime, gate: AccessGate, settings: ServerSettings, *, dev_login: bool) -> PageContext:
+        try:
+            key = read_review_key(settings)
+        except SlipwayError:
+            key = secrets.token_bytes(32)  # no review key: the pages cannot show a case anyway
+        return cls(runtime, gate, key, settings.review_sla_seconds, dev_login)
+
+    @property
+    def queue(self) -> Any:
+        if self.runtime.queue is None:
+            raise ReviewStoreUnavailable(self.runtime.queue_problem or "no review queue configured")
+        return self.runtime.queue
+
+    @property
+    def contract(self) -> Any:
+        return self.runtime.contract
+
+    @property
+    def model(self) -> Any:
+        return self.runtime.model
+
+
+def _pages() -> PageContext:
+    return _CURRENT[0].pages
+
+
 SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)
 SERVICE.add_asgi_middleware(JsonOnly)
+SERVICE.mount_asgi_app(review_pages(_pages), path="/ui")

@@ -12,6 +12,7 @@
 | SLIPWAY_REVIEW_KEY_FILE | $SLIPWAY_KEYS/review.key | Fernet key encrypting review records at rest |
 | SLIPWAY_HIGH_STAKES_LABELS | the contract's label.high_stakes | predicted classes always confirmed by a person |
 | SLIPWAY_REVIEW_FOUR_EYES | true | cases of a high-stakes class need two decisions by two different people |
+| SLIPWAY_REVIEW_SLA_SECONDS | 14400 | time a case may wait for a person (the review page counts down) |
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
 | SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
@@ -45,6 +46,7 @@ class ServerSettings(BaseSettings):
     review_key_file: Path | None = None
     high_stakes_labels: tuple[str, ...] | None = None
     review_four_eyes: bool = True
+    review_sla_seconds: float = Field(4 * 3600.0, gt=0)
     confidence_threshold: float | None = Field(None, gt=0.5, lt=1.0)
     max_batch: int = Field(256, ge=1, le=10_000)
     drift_window: int = Field(500, ge=10)

@@ -1,0 +1,1 @@
+"""The reviewers' pages under ``/ui/``, served by the model service (see ``app``)."""

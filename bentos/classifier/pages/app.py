@@ -1,0 +1,152 @@
+"""The reviewers' pages: ``/ui/`` the queue, ``/ui/case/<id>`` one case and its decision, and, only
+when the kit's dev issuer is what the server trusts, ``/ui/login``.
+
+Server-rendered (Jinja2, autoescaped), no build step and no CDN; the one script is a static file
+for keyboard shortcuts. Identity as in the API: a bearer token forwarded by the organisation's auth
+proxy (oauth2-proxy, Authservice), or the dev login's HttpOnly, SameSite=Strict cookie. Every POST
+needs the CSRF token and a same-origin request; features are never in a URL.
+
+Usage::
+
+    SERVICE.mount_asgi_app(review_pages(lambda: runtime), path="/ui")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bentos.classifier.pages.security import SECURITY_HEADERS, csrf_token, csrf_valid, same_origin
+from bentos.classifier.review_flow import ReviewConflict
+from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
+from slipway.identity import ADMIN, AUDITOR, REVIEWER, SECOND_REVIEWER, Forbidden, Identity
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "slipway_token"
+READERS = (REVIEWER, SECOND_REVIEWER, AUDITOR, ADMIN)
+DECIDERS = (REVIEWER, SECOND_REVIEWER, ADMIN)
+TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(TEMPLATES.get_template(name).render(**context), status_code=status, headers=SECURITY_HEADERS)
+
+
+class Pages:
+    def __init__(self, runtime: Callable[[], Any]) -> None:
+        self.runtime = runtime  # the worker's ModelRuntime (queue, contract, model) and its access gate
+
+    # -- who is asking -----------------------------------------------------------------------------------
+    def _identity(self, request: Request, roles: tuple[str, ...]) -> tuple[Identity | None, Response | None]:
+        context = self.runtime()
+        headers = dict(request.headers)
+        if "authorization" not in headers and request.cookies.get(COOKIE):
+            headers["authorization"] = f"Bearer {request.cookies[COOKIE]}"
+        identity, refusal = context.gate.check("/review/pending", headers, request.url.query)
+        if refusal is not None:
+            if refusal[0] == 401 and context.dev_login:
+                return None, RedirectResponse("/ui/login", status_code=303)
+            return None, _page("error.html", refusal[0], message=refusal[1]["error"])
+        assert identity is not None
+        try:
+            identity.require(*roles)
+        except Forbidden as exc:
+            return None, _page("error.html", 403, message=str(exc), identity=identity)
+        return identity, None
+
+    def _post_allowed(self, request: Request, identity: Identity, form: Any) -> Response | None:
+        key = self.runtime().csrf_key
+        if not same_origin(request.headers) or not csrf_valid(key, identity, form.get("csrf")):
+            return _page("error.html", 403, message="this form is not from this page (CSRF check failed)")
+        return None
+
+    # -- pages ---------------------------------------------------------------------------------------------
+    async def queue(self, request: Request) -> Response:
+        identity, refusal = self._identity(request, READERS)
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        runtime = self.runtime()
+        items = [i.summary() for i in runtime.queue.pending(limit=200)]
+        reason, label = request.query_params.get("reason"), request.query_params.get("label")
+        items = [i for i in items if (not reason or reason in i["reasons"]) and (not label or i["prediction"] == label)]
+        now = time.time()
+        for item in items:
+            item["sla_left"] = runtime.review_sla - (now - item["created"])
+        return _page("queue.html", identity=identity, items=items, classes=runtime.contract.classes,
+                     reason=reason, label=label, sla=runtime.review_sla,
+                     csrf=csrf_token(runtime.csrf_key, identity))  # fmt: skip
+
+    async def case(self, request: Request) -> Response:
+        identity, refusal = self._identity(request, DECIDERS)  # decrypted features: never for auditors
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        runtime = self.runtime()
+        try:
+            item, features, note = runtime.queue.get(request.path_params["review_id"], viewer=identity)
+        except ReviewNotFound as exc:
+            return _page("error.html", 404, message=str(exc), identity=identity)
+        ood = runtime.model.card["ood"] if runtime.model else {"numeric": [], "mean": [], "std": []}
+        typical = {n: (m - 2 * s, m + 2 * s) for n, m, s in zip(ood["numeric"], ood["mean"], ood["std"], strict=True)}
+        rows = [{"name": name, "value": value, "typical": typical.get(name),
+                 "unusual": name in typical and value is not None and not typical[name][0] <= value <= typical[name][1]}
+                for name, value in features.items()]  # fmt: skip
+        return _page("case.html", identity=identity, item=item.summary(), features=rows, note=note,
+                     classes=runtime.contract.classes, csrf=csrf_token(runtime.csrf_key, identity),
+                     mine=item.claimed_by == identity.subject and (item.claim_expires or 0) > time.time())  # fmt: skip
+
+    async def claim(self, request: Request) -> Response:
+        identity, refusal = self._identity(request, DECIDERS)
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        form = await request.form()
+        blocked = self._post_allowed(request, identity, form)
+        if blocked is not None:
+            return blocked
+        review_id = request.path_params["review_id"]
+        try:
+            self.runtime().queue.claim(review_id, who=identity)
+        except (ReviewConflict, Forbidden) as exc:
+            return _page("error.html", 409, message=str(exc), identity=identity)
+        return RedirectResponse(f"/ui/case/{review_id}", status_code=303)
+
+    async def decide(self, request: Request) -> Response:
+        identity, refusal = self._identity(request, DECIDERS)
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        form = await request.form()
+        blocked = self._post_allowed(request, identity, form)
+        if blocked is not None:
+            return blocked
+        review_id, label, note = request.path_params["review_id"], str(form.get("label", "")), str(form.get("note", ""))
+        if not note.strip():
+            return _page("error.html", 422, message="give the reason for your decision", identity=identity)
+        try:
+            version = int(str(form.get("version", "-1")))
+            self.runtime().queue.resolve(review_id, label=label, reviewer=identity, version=version, note=note)
+        except ValueError:
+            return _page("error.html", 422, message="the form lost its version: open the case again")
+        except (ReviewConflict, Forbidden) as exc:  # e.g. decided by someone else while it was open
+            return _page("error.html", 409, message=str(exc), identity=identity)
+        except ReviewStoreUnavailable as exc:
+            return _page("error.html", 503, message=str(exc), identity=identity)
+        return RedirectResponse(f"/ui/?decided={review_id}", status_code=303)
+
+
+def review_pages(runtime: Callable[[], Any]) -> Starlette:
+    pages = Pages(runtime)
+    return Starlette(routes=[
+        Route("/", pages.queue),
+        Route("/case/{review_id:str}", pages.case),
+        Route("/case/{review_id:str}/claim", pages.claim, methods=["POST"]),
+        Route("/case/{review_id:str}/decide", pages.decide, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ])  # fmt: skip

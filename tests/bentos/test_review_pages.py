@@ -1,0 +1,74 @@
+"""The reviewers' pages, in-process (the browser tests drive the same pages through Chromium)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.bentos.conftest import record
+from tests.conftest import LocalIssuer
+
+ORIGIN = {"origin": "http://testserver"}
+
+
+def _routed(client: Any, request_id: str = "req-page") -> str:
+    answer = client.post("/predict", json={"record": record(0), "request_id": request_id}).json()
+    return str(answer["results"][0]["review_id"])
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', page)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def test_queue_case_claim_and_decision_with_the_verified_identity(
+    local_issuer: LocalIssuer, client: Any, home: Path
+) -> None:
+    review_id = _routed(client)
+    dr_a = local_issuer.headers("dr.a", "reviewer")
+    queue = client.get("/ui/", headers=dr_a)
+    assert queue.status_code == 200 and review_id in queue.text
+    assert "script-src 'self'" in queue.headers["content-security-policy"]
+    case = client.get(f"/ui/case/{review_id}", headers=dr_a)
+    assert case.status_code == 200 and "Claim this case" in case.text and "unusual" in case.text
+    claimed = client.post(f"/ui/case/{review_id}/claim", data={"csrf": _csrf(case.text)}, headers={**dr_a, **ORIGIN},
+                          follow_redirects=False)  # fmt: skip
+    assert claimed.status_code == 303
+    case = client.get(f"/ui/case/{review_id}", headers=dr_a)
+    version = re.search(r'name="version" value="(\d+)"', case.text)
+    assert version and 'data-key="1"' in case.text
+    decided = client.post(f"/ui/case/{review_id}/decide", headers={**dr_a, **ORIGIN}, follow_redirects=False,
+                          data={"csrf": _csrf(case.text), "version": version.group(1), "label": "malignant",
+                                "note": "mass clearly irregular"})  # fmt: skip
+    assert decided.status_code == 303
+    audit = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
+    assert ("review.first_decision", "dr.a") in [(a["event"], a["data"].get("subject")) for a in audit]
+
+
+def test_forms_need_their_csrf_token_and_this_origin(local_issuer: LocalIssuer, client: Any, home: Path) -> None:
+    review_id = _routed(client)
+    dr_a = local_issuer.headers("dr.a", "reviewer")
+    token = _csrf(client.get(f"/ui/case/{review_id}", headers=dr_a).text)
+    for data, headers in (({}, ORIGIN), ({"csrf": "0" * 64}, ORIGIN), ({"csrf": token}, {}),
+                          ({"csrf": token}, {"origin": "https://evil.example"})):  # fmt: skip
+        refused = client.post(f"/ui/case/{review_id}/claim", data=data, headers={**dr_a, **headers})
+        assert refused.status_code == 403
+    other = local_issuer.headers("dr.b", "reviewer")  # another person's page token is useless
+    assert (
+        client.post(f"/ui/case/{review_id}/claim", data={"csrf": token}, headers={**other, **ORIGIN}).status_code == 403
+    )
+    events = [json.loads(line)["event"] for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
+    assert "review.claimed" not in events
+
+
+def test_auditors_see_the_queue_but_never_a_persons_features(local_issuer: LocalIssuer, client: Any) -> None:
+    review_id = _routed(client)
+    auditor = local_issuer.headers("a.auditor", "auditor")
+    assert client.get("/ui/", headers=auditor).status_code == 200
+    case = client.get(f"/ui/case/{review_id}", headers=auditor)
+    assert case.status_code == 403 and "mean_radius" not in case.text
+    spoofed = client.get("/ui/", headers={"X-Forwarded-User": "dr.a"}, follow_redirects=False)
+    assert spoofed.status_code == 303 and spoofed.headers["location"] == "/ui/login"  # the dev issuer's login
