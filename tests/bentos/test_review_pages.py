@@ -72,3 +72,19 @@ def test_auditors_see_the_queue_but_never_a_persons_features(local_issuer: Local
     assert case.status_code == 403 and "mean_radius" not in case.text
     spoofed = client.get("/ui/", headers={"X-Forwarded-User": "dr.a"}, follow_redirects=False)
     assert spoofed.status_code == 303 and spoofed.headers["location"] == "/ui/login"  # the dev issuer's login
+
+
+def test_the_dev_login_sets_an_http_only_strict_cookie_that_the_pages_verify(
+    local_issuer: LocalIssuer, client: Any
+) -> None:
+    review_id = _routed(client)
+    assert client.get("/ui/login").status_code == 200
+    assert client.post("/ui/login", data={"subject": "dr.c", "role": "reviewer"}).status_code == 403  # no origin
+    signed_in = client.post("/ui/login", data={"subject": "dr.c", "role": "reviewer"}, headers=ORIGIN,
+                            follow_redirects=False)  # fmt: skip
+    assert signed_in.status_code == 303
+    cookie = signed_in.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert review_id in client.get("/ui/").text  # the cookie now carries a verified token
+    client.cookies.set("slipway_token", "forged.token.value", path="/ui")
+    assert client.get("/ui/", follow_redirects=False).status_code == 303  # refused back to the login

@@ -140,11 +140,39 @@ class Pages:
             return _page("error.html", 503, message=str(exc), identity=identity)
         return RedirectResponse(f"/ui/?decided={review_id}", status_code=303)
 
+    # -- the dev issuer's login (exists only when the server trusts the kit's local issuer) ----------------
+    async def login(self, request: Request) -> Response:
+        if not self.runtime().dev_login:
+            return _page("error.html", 404, message="sign in through your organisation's login")
+        if request.method == "GET":
+            return _page("login.html", roles=(*DECIDERS, AUDITOR))
+        if not same_origin(request.headers):
+            return _page("error.html", 403, message="this form is not from this page")
+        form = await request.form()
+        subject, role = str(form.get("subject", "")).strip(), str(form.get("role", ""))
+        if not subject or role not in (*DECIDERS, AUDITOR):
+            return _page("login.html", 422, roles=(*DECIDERS, AUDITOR), message="give a name and a role")
+        from slipway.identity.dev_issuer import DevIssuer
+        from slipway.identity.settings import dev_issuer_dir
+
+        token = DevIssuer(dev_issuer_dir()).mint(subject, [role], ttl=8 * 3600)
+        response = RedirectResponse("/ui/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/ui",
+                            secure=request.url.scheme == "https", max_age=8 * 3600)  # fmt: skip
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        response = RedirectResponse("/ui/login" if self.runtime().dev_login else "/ui/", status_code=303)
+        response.delete_cookie(COOKIE, path="/ui")
+        return response
+
 
 def review_pages(runtime: Callable[[], Any]) -> Starlette:
     pages = Pages(runtime)
     return Starlette(routes=[
         Route("/", pages.queue),
+        Route("/login", pages.login, methods=["GET", "POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
         Route("/case/{review_id:str}", pages.case),
         Route("/case/{review_id:str}/claim", pages.claim, methods=["POST"]),
         Route("/case/{review_id:str}/decide", pages.decide, methods=["POST"]),
