@@ -94,8 +94,7 @@ class Pages:
             item, features, note = runtime.queue.get(request.path_params["review_id"], viewer=identity)
         except ReviewNotFound as exc:
             return _page("error.html", 404, message=str(exc), identity=identity)
-        ood = runtime.model.card["ood"] if runtime.model else {"numeric": [], "mean": [], "std": []}
-        typical = {n: (m - 2 * s, m + 2 * s) for n, m, s in zip(ood["numeric"], ood["mean"], ood["std"], strict=True)}
+        typical = _typical_ranges(runtime.model.card if runtime.model else {})
         rows = [{"name": name, "value": value, "typical": typical.get(name),
                  "unusual": name in typical and value is not None and not typical[name][0] <= value <= typical[name][1]}
                 for name, value in features.items()]  # fmt: skip
@@ -165,6 +164,15 @@ class Pages:
         response = RedirectResponse("/ui/login" if self.runtime().dev_login else "/ui/", status_code=303)
         response.delete_cookie(COOKIE, path="/ui")
         return response
+
+
+def _typical_ranges(card: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per number: the middle 95 % of the training values (the card's reference sample)."""
+    import numpy as np
+
+    sample = (card.get("drift") or {}).get("sample") or {}
+    return {name: (float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975)))
+            for name, values in sample.items() if values}  # fmt: skip
 
 
 def review_pages(runtime: Callable[[], Any]) -> Starlette:

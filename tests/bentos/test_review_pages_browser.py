@@ -1,0 +1,85 @@
+"""The review pages in a real browser: Debian's Chromium driven by Playwright, against a real
+`bentoml serve` trusting the kit's dev issuer. Screenshots go to build/review-pages/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from slipway.identity.dev_issuer import DevIssuer
+from tests.bentos.conftest import Trained, record
+from tests.bentos.server import Server, running
+from tests.conftest import BENTOML_HOME, PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = PROJECT_DIR / "build" / "review-pages"
+
+
+@pytest.fixture(scope="module")
+def served(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    home = tmp_path_factory.mktemp("pages") / "home"
+    shutil.copytree(trained.keys_dir, home / "keys")
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "BENTOML_HOME": str(BENTOML_HOME), "SLIPWAY_MODEL": trained.tag}
+    with DevIssuer(home / "auth").serving(), running(env, home / "server.log") as server:
+        server.wait_until_up("/readyz")
+        yield server, home
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: `make test` installs it (Debian package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield instance
+        instance.close()
+
+
+def _serious(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [f"{v['id']}: {v['help']}" for v in violations if v.get("impact") in ("serious", "critical")]
+
+
+def test_a_reviewer_signs_in_claims_and_decides_with_the_keyboard(served: tuple[Server, Path], browser: Any) -> None:
+    server, home = served
+    routed = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-browser"}, timeout=30)
+    review_id = routed.json()["results"][0]["review_id"]
+    page = browser.new_page()
+    page.goto(f"{server.url}/ui/")
+    assert page.url.endswith("/ui/login")
+    page.fill("#subject", "dr.browser")
+    page.select_option("#role", "reviewer")
+    page.click("button[type=submit]")
+    assert page.url.endswith("/ui/") and review_id in page.content()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
+    assert _serious(page) == []
+    page.click(f"a[href='/ui/case/{review_id}']")
+    assert _serious(page) == []
+    page.keyboard.press("c")  # claim
+    page.wait_for_selector("#decide")
+    page.keyboard.press("1")  # the first class; focus moves to the reason
+    page.keyboard.type("irregular margins on the slide")
+    page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
+    page.keyboard.press("Enter")  # submit, from the reason field
+    page.wait_for_url(f"**/ui/?decided={review_id}")
+    audit = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
+    decided = [(a["event"], a["data"].get("subject")) for a in audit if a["data"].get("review_id") == review_id]
+    assert ("review.first_decision", "dr.browser") in decided or ("review.resolved", "dr.browser") in decided
+    page.close()
