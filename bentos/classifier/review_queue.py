@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import queue
@@ -431,6 +432,43 @@ class ReviewQueue:
         }
         self.audit.append("review.claimed", {**event, **who.audit_fields()})
         return claimed
+
+    def claim_next(self, *, who: Identity, lease: float = DEFAULT_LEASE) -> ReviewItem | None:
+        """The oldest review ``who`` may take now, claimed; None when there is none."""
+        from slipway.identity import Forbidden
+
+        now = time.time()
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(
+                "SELECT review_id FROM reviews WHERE status = 'pending' AND (claimed_by IS NULL OR claim_expires <= ? "
+                "OR claimed_by = ?) ORDER BY created, review_id LIMIT 50",
+                (now, who.subject),
+            ).fetchall()
+        for row in rows:
+            try:
+                return self.claim(row["review_id"], who=who, lease=lease)
+            except (Forbidden, ReviewConflict):
+                continue  # a stage this subject may not take, or someone was faster
+        return None
+
+    def release(self, review_id: str, *, who: Identity) -> ReviewItem:
+        """Give a claimed review back to the queue (a reviewer's "skip")."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                case = self._case(self._row(db, review_id))
+                if case.claimed_by != who.subject:
+                    raise ReviewConflict(f"review {review_id} is not claimed by {who.subject}")
+                self._save(db, dataclasses.replace(case, claimed_by=None, claim_expires=None, version=case.version + 1))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            released = self._item(self._row(db, review_id))
+        self.audit.append("review.released", {"review_id": review_id, "request_id": released.request_id,
+                                              **who.audit_fields()})  # fmt: skip
+        return released
 
     def resolve(self, review_id: str, *, label: str, reviewer: Identity, version: int, note: str = "") -> ReviewItem:
         """Record ``reviewer``'s decision on the review they claimed at ``version``. A high-stakes case

@@ -190,6 +190,20 @@ class PostgresReviewQueue:
                 return _item(self._locked(db, case.review_id))
         return None
 
+    def release(self, review_id: str, *, who: Identity) -> ReviewItem:
+        """Give a claimed review back to the queue (a reviewer's "skip")."""
+        import dataclasses
+
+        with self._transaction() as db:
+            row = self._locked(db, review_id)
+            case = _case(row)
+            if case.claimed_by != who.subject:
+                raise ReviewConflict(f"review {review_id} is not claimed by {who.subject}")
+            self._save(db, dataclasses.replace(case, claimed_by=None, claim_expires=None, version=case.version + 1))
+            self.audit.append_in(db, "review.released", {"review_id": review_id, "request_id": row["request_id"],
+                                                         **who.audit_fields()})  # fmt: skip
+            return _item(self._locked(db, review_id))
+
     def resolve(self, review_id: str, *, label: str, reviewer: Identity, version: int, note: str = "") -> ReviewItem:
         if label not in self.contract.classes:
             raise ReviewConflict(f"label must be one of {list(self.contract.classes)}")

@@ -88,3 +88,17 @@ def test_the_dev_login_sets_an_http_only_strict_cookie_that_the_pages_verify(
     assert review_id in client.get("/ui/").text  # the cookie now carries a verified token
     client.cookies.set("slipway_token", "forged.token.value", path="/ui")
     assert client.get("/ui/", follow_redirects=False).status_code == 303  # refused back to the login
+
+
+def test_next_claims_the_oldest_case_and_skip_returns_it(local_issuer: LocalIssuer, client: Any, home: Path) -> None:
+    first, _ = _routed(client, "req-1"), _routed(client, "req-2")
+    dr_a = local_issuer.headers("dr.a", "reviewer")
+    token = _csrf(client.get("/ui/", headers=dr_a).text)
+    taken = client.post("/ui/next", data={"csrf": token}, headers={**dr_a, **ORIGIN}, follow_redirects=False)
+    assert taken.status_code == 303 and taken.headers["location"] == f"/ui/case/{first}"
+    skipped = client.post(f"/ui/case/{first}/skip", data={"csrf": token}, headers={**dr_a, **ORIGIN},
+                          follow_redirects=False)  # fmt: skip
+    assert skipped.status_code == 303
+    events = [json.loads(line)["event"] for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
+    assert events[-2:] == ["review.claimed", "review.released"]
+    assert "dr.a" not in client.get("/ui/", headers=dr_a).text.split("<tbody>")[1].split(first)[1].split("</tr>")[0]

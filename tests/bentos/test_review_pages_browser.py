@@ -56,7 +56,7 @@ def _serious(page: Any) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in violations if v.get("impact") in ("serious", "critical")]
 
 
-def test_a_reviewer_signs_in_claims_and_decides_with_the_keyboard(served: tuple[Server, Path], browser: Any) -> None:
+def test_from_the_queue_to_a_recorded_decision_in_n_1_and_enter(served: tuple[Server, Path], browser: Any) -> None:
     server, home = served
     routed = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-browser"}, timeout=30)
     review_id = routed.json()["results"][0]["review_id"]
@@ -70,10 +70,10 @@ def test_a_reviewer_signs_in_claims_and_decides_with_the_keyboard(served: tuple[
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
     assert _serious(page) == []
-    page.click(f"a[href='/ui/case/{review_id}']")
-    assert _serious(page) == []
-    page.keyboard.press("c")  # claim
+    page.keyboard.press("n")  # one key: the oldest case is claimed and opened
     page.wait_for_selector("#decide")
+    assert review_id in page.url
+    assert _serious(page) == []
     page.keyboard.press("1")  # the first class; focus moves to the reason
     page.keyboard.type("irregular margins on the slide")
     page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
@@ -82,4 +82,22 @@ def test_a_reviewer_signs_in_claims_and_decides_with_the_keyboard(served: tuple[
     audit = [json.loads(line) for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
     decided = [(a["event"], a["data"].get("subject")) for a in audit if a["data"].get("review_id") == review_id]
     assert ("review.first_decision", "dr.browser") in decided or ("review.resolved", "dr.browser") in decided
+    page.close()
+
+
+def test_skip_gives_the_case_back_and_c_claims_it_again(served: tuple[Server, Path], browser: Any) -> None:
+    server, _ = served
+    routed = httpx.post(f"{server.url}/predict", json={"record": record(0), "request_id": "req-skip"}, timeout=30)
+    review_id = routed.json()["results"][0]["review_id"]
+    page = browser.new_page()
+    page.goto(f"{server.url}/ui/login")
+    page.fill("#subject", "dr.skip")
+    page.click("button[type=submit]")
+    page.goto(f"{server.url}/ui/case/{review_id}")
+    page.keyboard.press("c")
+    page.wait_for_selector("#decide")
+    page.keyboard.press("s")  # skip: back to the queue, unclaimed
+    page.wait_for_url("**/ui/")
+    row = page.locator("tr", has=page.locator(f"a[href='/ui/case/{review_id}']"))
+    assert "dr.skip" not in row.inner_text()
     page.close()

@@ -242,3 +242,18 @@ def test_the_cli_verifies_the_databases_audit_chain_and_names_who_decided(
     assert {"event": "review.resolved", "issuer": "https://idp.example", "subject": "dr.pg", "records": 1} in (
         report["actors"]
     )
+
+
+def test_claim_next_skips_a_case_its_first_reviewer_may_not_take_and_release_returns_it(
+    store: PostgresReviewQueue,
+) -> None:
+    high = _enqueue(store, "req-high")  # malignant: four eyes
+    first = store.claim(high, who=_who("dr.a"))
+    store.resolve(high, label="malignant", reviewer=_who("dr.a"), version=first.version)
+    assert store.claim_next(who=_who("dr.a", "second-reviewer")) is None  # only their own first decision waits
+    taken = store.claim_next(who=_who("dr.b", "second-reviewer"))
+    assert taken is not None and taken.review_id == high
+    released = store.release(high, who=_who("dr.b", "second-reviewer"))
+    assert released.claimed_by is None
+    with pytest.raises(ReviewConflict, match="not claimed by"):
+        store.release(high, who=_who("dr.b", "second-reviewer"))

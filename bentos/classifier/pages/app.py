@@ -117,6 +117,33 @@ class Pages:
             return _page("error.html", 409, message=str(exc), identity=identity)
         return RedirectResponse(f"/ui/case/{review_id}", status_code=303)
 
+    async def next_case(self, request: Request) -> Response:
+        """Claim the oldest case this person may take, and open it (one key on the queue: n)."""
+        identity, refusal = self._identity(request, DECIDERS)
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        blocked = self._post_allowed(request, identity, await request.form())
+        if blocked is not None:
+            return blocked
+        item = self.runtime().queue.claim_next(who=identity)
+        if item is None:
+            return RedirectResponse("/ui/?empty=1", status_code=303)
+        return RedirectResponse(f"/ui/case/{item.review_id}", status_code=303)
+
+    async def skip(self, request: Request) -> Response:
+        """Give the case back to the queue (s)."""
+        identity, refusal = self._identity(request, DECIDERS)
+        if refusal is not None or identity is None:
+            return refusal or _page("error.html", 401, message="sign in")
+        blocked = self._post_allowed(request, identity, await request.form())
+        if blocked is not None:
+            return blocked
+        try:
+            self.runtime().queue.release(request.path_params["review_id"], who=identity)
+        except ReviewConflict as exc:
+            return _page("error.html", 409, message=str(exc), identity=identity)
+        return RedirectResponse("/ui/", status_code=303)
+
     async def decide(self, request: Request) -> Response:
         identity, refusal = self._identity(request, DECIDERS)
         if refusal is not None or identity is None:
@@ -182,7 +209,9 @@ def review_pages(runtime: Callable[[], Any]) -> Starlette:
         Route("/login", pages.login, methods=["GET", "POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/case/{review_id:str}", pages.case),
+        Route("/next", pages.next_case, methods=["POST"]),
         Route("/case/{review_id:str}/claim", pages.claim, methods=["POST"]),
+        Route("/case/{review_id:str}/skip", pages.skip, methods=["POST"]),
         Route("/case/{review_id:str}/decide", pages.decide, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ])  # fmt: skip
