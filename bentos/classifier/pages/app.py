@@ -20,6 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -34,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "slipway_token"
 READERS = (REVIEWER, SECOND_REVIEWER, AUDITOR, ADMIN)
 DECIDERS = (REVIEWER, SECOND_REVIEWER, ADMIN)
+LOGIN_ROLES = (*DECIDERS, AUDITOR)  # what the dev login offers
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -46,34 +48,42 @@ class Pages:
         self.runtime = runtime  # the worker's ModelRuntime (queue, contract, model) and its access gate
 
     # -- who is asking -----------------------------------------------------------------------------------
-    def _identity(self, request: Request, roles: tuple[str, ...]) -> tuple[Identity | None, Response | None]:
+    def _identity(self, request: Request, roles: tuple[str, ...]) -> Identity | Response:
+        """The verified person holding one of ``roles``, or the page that refuses them."""
         context = self.runtime()
         headers = dict(request.headers)
         if "authorization" not in headers and request.cookies.get(COOKIE):
             headers["authorization"] = f"Bearer {request.cookies[COOKIE]}"
-        identity, refusal = context.gate.check("/review/pending", headers, request.url.query)
+        checked: tuple[Identity | None, Any] = context.gate.check("/review/pending", headers, request.url.query)
+        identity, refusal = checked
         if refusal is not None:
             if refusal[0] == 401 and context.dev_login:
-                return None, RedirectResponse("/ui/login", status_code=303)
-            return None, _page("error.html", refusal[0], message=refusal[1]["error"])
+                return RedirectResponse("/ui/login", status_code=303)
+            return _page("error.html", refusal[0], message=refusal[1]["error"])
         assert identity is not None
         try:
             identity.require(*roles)
         except Forbidden as exc:
-            return None, _page("error.html", 403, message=str(exc), identity=identity)
-        return identity, None
+            return _page("error.html", 403, message=str(exc), identity=identity)
+        return identity
 
-    def _post_allowed(self, request: Request, identity: Identity, form: Any) -> Response | None:
-        key = self.runtime().csrf_key
-        if not same_origin(request.headers) or not csrf_valid(key, identity, form.get("csrf")):
+    async def _posted(self, request: Request) -> tuple[Identity, FormData] | Response:
+        """A decider's form from this very page (same origin, their CSRF token), or the refusal."""
+        identity = self._identity(request, DECIDERS)
+        if isinstance(identity, Response):
+            return identity
+        form = await request.form()
+        submitted = form.get("csrf")
+        csrf = submitted if isinstance(submitted, str) else None
+        if not same_origin(request.headers) or not csrf_valid(self.runtime().csrf_key, identity, csrf):
             return _page("error.html", 403, message="this form is not from this page (CSRF check failed)")
-        return None
+        return identity, form
 
     # -- pages ---------------------------------------------------------------------------------------------
     async def queue(self, request: Request) -> Response:
-        identity, refusal = self._identity(request, READERS)
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
+        identity = self._identity(request, READERS)
+        if isinstance(identity, Response):
+            return identity
         runtime = self.runtime()
         items = [i.summary() for i in runtime.queue.pending(limit=200)]
         reason, label = request.query_params.get("reason"), request.query_params.get("label")
@@ -86,9 +96,9 @@ class Pages:
                      csrf=csrf_token(runtime.csrf_key, identity))  # fmt: skip
 
     async def case(self, request: Request) -> Response:
-        identity, refusal = self._identity(request, DECIDERS)  # decrypted features: never for auditors
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
+        identity = self._identity(request, DECIDERS)  # decrypted features: never for auditors
+        if isinstance(identity, Response):
+            return identity
         runtime = self.runtime()
         try:
             item, features, note = runtime.queue.get(request.path_params["review_id"], viewer=identity)
@@ -103,13 +113,10 @@ class Pages:
                      mine=item.claimed_by == identity.subject and (item.claim_expires or 0) > time.time())  # fmt: skip
 
     async def claim(self, request: Request) -> Response:
-        identity, refusal = self._identity(request, DECIDERS)
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
-        form = await request.form()
-        blocked = self._post_allowed(request, identity, form)
-        if blocked is not None:
-            return blocked
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        identity, _ = posted
         review_id = request.path_params["review_id"]
         try:
             self.runtime().queue.claim(review_id, who=identity)
@@ -119,12 +126,10 @@ class Pages:
 
     async def next_case(self, request: Request) -> Response:
         """Claim the oldest case this person may take, and open it (one key on the queue: n)."""
-        identity, refusal = self._identity(request, DECIDERS)
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
-        blocked = self._post_allowed(request, identity, await request.form())
-        if blocked is not None:
-            return blocked
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        identity, _ = posted
         item = self.runtime().queue.claim_next(who=identity)
         if item is None:
             return RedirectResponse("/ui/?empty=1", status_code=303)
@@ -132,12 +137,10 @@ class Pages:
 
     async def skip(self, request: Request) -> Response:
         """Give the case back to the queue (s)."""
-        identity, refusal = self._identity(request, DECIDERS)
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
-        blocked = self._post_allowed(request, identity, await request.form())
-        if blocked is not None:
-            return blocked
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        identity, _ = posted
         try:
             self.runtime().queue.release(request.path_params["review_id"], who=identity)
         except ReviewConflict as exc:
@@ -145,13 +148,10 @@ class Pages:
         return RedirectResponse("/ui/", status_code=303)
 
     async def decide(self, request: Request) -> Response:
-        identity, refusal = self._identity(request, DECIDERS)
-        if refusal is not None or identity is None:
-            return refusal or _page("error.html", 401, message="sign in")
-        form = await request.form()
-        blocked = self._post_allowed(request, identity, form)
-        if blocked is not None:
-            return blocked
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        identity, form = posted
         review_id, label, note = request.path_params["review_id"], str(form.get("label", "")), str(form.get("note", ""))
         if not note.strip():
             return _page("error.html", 422, message="give the reason for your decision", identity=identity)
@@ -171,13 +171,13 @@ class Pages:
         if not self.runtime().dev_login:
             return _page("error.html", 404, message="sign in through your organisation's login")
         if request.method == "GET":
-            return _page("login.html", roles=(*DECIDERS, AUDITOR))
+            return _page("login.html", roles=LOGIN_ROLES)
         if not same_origin(request.headers):
             return _page("error.html", 403, message="this form is not from this page")
         form = await request.form()
         subject, role = str(form.get("subject", "")).strip(), str(form.get("role", ""))
-        if not subject or role not in (*DECIDERS, AUDITOR):
-            return _page("login.html", 422, roles=(*DECIDERS, AUDITOR), message="give a name and a role")
+        if not subject or role not in LOGIN_ROLES:
+            return _page("login.html", 422, roles=LOGIN_ROLES, message="give a name and a role")
         from slipway.identity.dev_issuer import DevIssuer
         from slipway.identity.settings import dev_issuer_dir
 
