@@ -83,7 +83,8 @@ class Classifier:
         self.runtime = ModelRuntime.start(settings, self.registry, settings.load_contract())
         auth = AuthSettings()
         self.gate = AccessGate.from_settings(auth)
-        self.pages = PageContext.of(self.runtime, self.gate, settings, dev_login=auth.issuer is None)
+        trusts_dev_issuer = auth.issuer is None and self.gate.verifier is not None  # its issuer.json was found
+        self.pages = PageContext.of(self.runtime, self.gate, settings, dev_login=trusts_dev_issuer)
         _CURRENT[:] = [self]
 
     def _identity(self, route: str, ctx: bentoml.Context) -> tuple[Identity | None, Any]:

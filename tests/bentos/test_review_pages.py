@@ -102,3 +102,10 @@ def test_next_claims_the_oldest_case_and_skip_returns_it(local_issuer: LocalIssu
     events = [json.loads(line)["event"] for line in (home / "audit" / "reviews.jsonl").read_text().splitlines()]
     assert events[-2:] == ["review.claimed", "review.released"]
     assert "dr.a" not in client.get("/ui/", headers=dr_a).text.split("<tbody>")[1].split(first)[1].split("</tr>")[0]
+
+
+def test_without_any_issuer_there_is_no_login_page_and_nobody_is_let_in(client: Any) -> None:
+    unauthenticated = client.get("/ui/", follow_redirects=False)
+    assert unauthenticated.status_code == 401 and "an access token is required" in unauthenticated.text
+    assert client.get("/ui/login").status_code == 404
+    assert client.post("/ui/login", data={"subject": "x", "role": "admin"}, headers=ORIGIN).status_code == 404
