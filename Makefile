@@ -10,7 +10,7 @@ VENV := .venv
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help setup system-tools demo test check lint types fmt bench docs clean
+.PHONY: help setup system-tools demo review-pages test check lint types fmt bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -72,6 +72,11 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	$(RUN) slipway runbooks
 	$(RUN) slipway runbooks --check
 	cd runbooks/alerts && promtool check rules slipway.rules.yaml && promtool test rules slipway.rules.test.yaml
+	@echo "== review pages: the demo's queue in a browser, with a sign-in link (waits for Enter at a terminal)"
+	$(RUN) python -m bentos.classifier.demo_pages --workdir build/demo
+
+review-pages: setup system-tools  ## serve the demo's review queue with a sign-in link until Enter (after `make demo`)
+	$(RUN) python -m bentos.classifier.demo_pages --workdir build/demo
 
 check: lint types  ## lint + types
 

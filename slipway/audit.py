@@ -104,12 +104,16 @@ class AuditTrail:
             os.fsync(handle.fileno())
         return records
 
-    def actors(self) -> list[dict[str, Any]]:
-        """Who did what, by verified subject (read after ``verify``: the records are then unaltered)."""
+    def records(self) -> list[dict[str, Any]]:
+        """Every record, oldest first (read after ``verify``: they are then unaltered)."""
         if not self.path.exists():
             return []
         lines = self.path.read_text(encoding="utf-8").splitlines()
-        return actors_of(json.loads(line) for line in lines if line.strip())
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def actors(self) -> list[dict[str, Any]]:
+        """Who did what, by verified subject (read after ``verify``: the records are then unaltered)."""
+        return actors_of(self.records())
 
     def verify(self) -> int:
         """Number of records; raises AuditChainBroken at the first record that does not chain."""

@@ -33,7 +33,7 @@ FEATURE_NAMES = load_contract("wdbc").input_names
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 
 
-def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+def run_slipway(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     result = subprocess.run([SLIPWAY, *args], env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"demo: `slipway {' '.join(args)}` failed: {result.stderr.strip()}")
@@ -42,7 +42,8 @@ def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _server(env: dict[str, str], log: Path) -> Iterator[str]:
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A real `slipway serve` on 127.0.0.1 and a free port, ready, and always stopped; its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -109,8 +110,9 @@ def main() -> None:
         "BENTOML_HOME": str(workdir / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
     }
-    _run(["keys", "generate"], env)
-    trained = _run(["train"], env)
+    run_slipway(["keys", "generate"], env)
+    trained = run_slipway(["train"], env)
+    (workdir / "model.tag").write_text(trained["tag"] + "\n")  # the review-pages step serves it again
     metrics = trained["metrics"]
     print(f"trained and signed {trained['tag']}: held-out accuracy {metrics['accuracy']:.3f}, "
           f"ROC AUC {metrics['roc_auc']:.3f}, Brier {metrics['brier']:.3f}")  # fmt: skip
@@ -120,7 +122,7 @@ def main() -> None:
     server_env = {**env, "SLIPWAY_MODEL": trained["tag"], "SLIPWAY_DRIFT_PUBLISH_SECONDS": "0",
                   "SLIPWAY_AUTH_PREDICT": "true"}  # fmt: skip
     issuer = DevIssuer(workdir / "home" / "auth")
-    with issuer.serving() as issuer_url, _server(server_env, workdir / "server.log") as url:
+    with issuer.serving() as issuer_url, serving(server_env, workdir / "server.log") as url:
         caller = {"Authorization": "Bearer " + issuer.mint("svc.triage", ["caller"])}
         reviewer = {"Authorization": "Bearer " + issuer.mint("dr.demo", ["reviewer"], name="Dr Demo")}
         print(f"serving on {url} (ready: signature verified); trusting the local issuer {issuer_url}")
@@ -192,7 +194,7 @@ def main() -> None:
         reverse=True,
     )
     print("  feature PSI, highest: " + ", ".join(f"{name} {value:.2f}" for value, name in psi[:3]))
-    audit = _run(["audit", "verify", "reviews"], env)
+    audit = run_slipway(["audit", "verify", "reviews"], env)
     print(f"\naudit trail {audit['trail']}: {audit['records']} records, hash chain intact")
     for actor in audit["actors"]:
         print(f"  {actor['event']:<16} by {actor['subject']} (verified, issuer {actor['issuer']}): {actor['records']}")

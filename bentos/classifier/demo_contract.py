@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bentos.classifier.demo import _run, _server
+from bentos.classifier.demo import run_slipway, serving
 from slipway.contract import Contract, load_contract
 
 
@@ -52,18 +52,18 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
     env = {**os.environ, "SLIPWAY_HOME": str(workdir / "home"), "BENTOML_HOME": str(workdir / "bentoml"),
            "BENTOML_DO_NOT_TRACK": "true", "SLIPWAY_CONTRACT": str(contract.source)}  # fmt: skip
-    _run(["keys", "generate"], env)
-    trained = _run(["train"], env)
+    run_slipway(["keys", "generate"], env)
+    trained = run_slipway(["train"], env)
     per_class = ", ".join(f"{c} {v['recall']:.2f}" for c, v in trained["metrics"]["per_class"].items())
     print(f"contract {contract.describe()}: {len(contract.inputs)} inputs, classes {'/'.join(contract.classes)}")
     print(f"  trained {trained['tag']}: accuracy {trained['metrics']['accuracy']:.3f}, recall {per_class}")
     pipeline = ["pipeline", "run", "--config", str(args.pipeline.resolve()), "--out", str(workdir / "pipeline")]
-    totals = _run(pipeline, env)["totals"]
+    totals = run_slipway(pipeline, env)["totals"]
     renamed = sum(len(change.get("renamed", {})) for change in totals["schema_changes"])
     print(f"  pipeline: in {totals['rows_in']} = out {totals['rows_out']} + quarantined {totals['quarantined']} "
           f"+ duplicates {totals['duplicates']}; {renamed} renamed column(s) matched")  # fmt: skip
     card = json.loads((next((workdir / "bentoml" / "models" / "classifier").glob("*/card.json"))).read_text())
-    with _server({**env, "SLIPWAY_MODEL": trained["tag"]}, workdir / "server.log") as url:
+    with serving({**env, "SLIPWAY_MODEL": trained["tag"]}, workdir / "server.log") as url:
         from bentos.classifier.smoke import smoke_records
 
         candidates = smoke_records(card, contract)  # around the training means
@@ -80,7 +80,7 @@ def main() -> None:
             else:
                 outcome = f"rejected: {body['errors'][0]['problem']} {body['errors'][0]['field']}"
             print(f"  {name:<44} {response.status_code}  {outcome}")
-    drift = _run(["drift", "report", str(workdir / "pipeline" / "data" / "records.parquet"),
+    drift = run_slipway(["drift", "report", str(workdir / "pipeline" / "data" / "records.parquet"),
                   "--out", str(workdir / "drift")], {**env, "SLIPWAY_MODEL": trained["tag"]})  # fmt: skip
     print(f"  drift report: {drift['rows']} rows, drifted: {', '.join(drift['drifted']) or 'none'}")
 

@@ -402,6 +402,11 @@ class ReviewQueue:
             ).fetchall()
         return [self._item(row) for row in rows]
 
+    def describe(self, review_id: str) -> ReviewItem:
+        """The review's metadata (state, stage, who holds it); nothing is decrypted, nothing audited."""
+        with self._connect() as db:
+            return self._item(self._row(db, review_id))
+
     def get(self, review_id: str, *, viewer: Identity) -> tuple[ReviewItem, dict[str, Any], str | None]:
         """The item, its decrypted features and note; the decryption for ``viewer`` is audited."""
         with self._connect() as db:

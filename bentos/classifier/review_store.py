@@ -8,13 +8,54 @@ Usage::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slipway.signing import KeyFileError
 
 if TYPE_CHECKING:
+    from bentos.classifier.review_queue import ReviewItem
     from bentos.classifier.settings import ServerSettings
     from slipway.contract import Contract
+    from slipway.identity import Identity
+
+
+class ReviewAudit(Protocol):
+    """A hash-chained review audit trail: the file (``AuditTrail``) or the shared store's table."""
+
+    @property
+    def path(self) -> Path | str: ...
+    def records(self) -> list[dict[str, Any]]: ...
+    def actors(self) -> list[dict[str, Any]]: ...
+    def verify(self) -> int: ...
+
+
+class ReviewStore(Protocol):
+    """What every review store offers (``ReviewQueue`` on SQLite, ``PostgresReviewQueue``); the
+    decision rules themselves are ``review_flow``'s, shared by both."""
+
+    @property
+    def audit(self) -> ReviewAudit: ...
+    def submit(
+        self, request_id: str, item: int, *, features: dict[str, Any], prediction: str, probability: float,
+        reasons: list[str], model_version: str, model_digest: str,
+    ) -> Future[str]: ...  # fmt: skip
+    def pending(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]: ...
+    def depth(self) -> tuple[int, float]: ...
+    def describe(self, review_id: str) -> ReviewItem: ...
+    def get(self, review_id: str, *, viewer: Identity) -> tuple[ReviewItem, dict[str, Any], str | None]: ...
+    def claim(self, review_id: str, *, who: Identity, lease: float = ...) -> ReviewItem: ...
+    def claim_next(self, *, who: Identity, lease: float = ...) -> ReviewItem | None: ...
+    def release(self, review_id: str, *, who: Identity) -> ReviewItem: ...
+    def resolve(
+        self, review_id: str, *, label: str, reviewer: Identity, version: int, note: str = ""
+    ) -> ReviewItem: ...
+    def resolved_records(self, *, exporter: Identity) -> Iterator[dict[str, Any]]: ...
+    def backup(self, directory: Path) -> dict[str, Any]: ...
+    def restore(self, directory: Path) -> dict[str, Any]: ...
+    def close(self) -> None: ...
 
 
 def read_review_key(settings: ServerSettings) -> bytes:
@@ -25,7 +66,7 @@ def read_review_key(settings: ServerSettings) -> bytes:
         raise KeyFileError(f"no review key at {path} (run `slipway keys generate`)") from None
 
 
-def open_review_store(settings: ServerSettings, contract: Contract) -> Any:
+def open_review_store(settings: ServerSettings, contract: Contract) -> ReviewStore:
     """A ``ReviewQueue`` or a ``PostgresReviewQueue`` (the same interface)."""
     key, four_eyes = read_review_key(settings), settings.four_eyes_classes(contract)
     if settings.shared_review_store:
@@ -38,7 +79,7 @@ def open_review_store(settings: ServerSettings, contract: Contract) -> Any:
     return ReviewQueue(settings.review_queue_path(), key, contract=contract, four_eyes=four_eyes)
 
 
-def open_review_audit(settings: ServerSettings, contract: Contract) -> Any:
+def open_review_audit(settings: ServerSettings, contract: Contract) -> ReviewAudit:
     """The review audit trail to verify: the file beside the SQLite queue, or the shared store's table
     (reading it needs no review key)."""
     if settings.shared_review_store:

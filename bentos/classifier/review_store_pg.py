@@ -251,6 +251,14 @@ class PostgresReviewQueue:
         oldest = row["oldest"]
         return int(row["n"]), (time.time() - oldest) if oldest is not None else 0.0
 
+    def describe(self, review_id: str) -> ReviewItem:
+        """The review's metadata (state, stage, who holds it); nothing is decrypted, nothing audited."""
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM reviews WHERE review_id = %s", (review_id,)).fetchone()
+        if row is None:
+            raise ReviewNotFound(f"no review {review_id}")
+        return _item(row)
+
     def get(self, review_id: str, *, viewer: Identity) -> tuple[ReviewItem, dict[str, Any], str | None]:
         with self._transaction() as db:
             row = db.execute("SELECT * FROM reviews WHERE review_id = %s", (review_id,)).fetchone()

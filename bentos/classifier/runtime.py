@@ -29,8 +29,8 @@ from bentos.classifier.drift import DriftMonitor
 from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_flow import ReviewConflict
-from bentos.classifier.review_queue import ReviewNotFound, ReviewQueue, ReviewStoreUnavailable
-from bentos.classifier.review_store import open_review_store
+from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
+from bentos.classifier.review_store import ReviewStore, open_review_store
 from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import Contract
@@ -55,7 +55,7 @@ class ModelRuntime:
     contract: Contract
     model: VerifiedModel | None = None
     refusal: str | None = None
-    queue: ReviewQueue | None = None
+    queue: ReviewStore | None = None
     queue_problem: str | None = None
     policy: RoutingPolicy | None = None
     drift: DriftMonitor | None = None
@@ -220,7 +220,7 @@ class ModelRuntime:
         return results
 
     # -- reviews -----------------------------------------------------------------------------------------
-    def _queue(self) -> ReviewQueue:
+    def _queue(self) -> ReviewStore:
         if self.queue is None:
             raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
         return self.queue

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from bentos.classifier.access import AccessGate
 from bentos.classifier.pages.app import review_pages
 from bentos.classifier.review_queue import ReviewStoreUnavailable
-from bentos.classifier.review_store import read_review_key
+from bentos.classifier.review_store import ReviewStore, read_review_key
 from bentos.classifier.runtime import Answer, ModelRuntime
 from bentos.classifier.settings import ServerSettings
 from slipway.errors import SlipwayError
@@ -171,6 +171,7 @@ class PageContext:
     csrf_key: bytes
     review_sla: float
     dev_login: bool
+    four_eyes: tuple[str, ...]  # classes whose cases a second person confirms
 
     @classmethod
     def of(cls, runtime: ModelRuntime, gate: AccessGate, settings: ServerSettings, *, dev_login: bool) -> PageContext:
@@ -178,10 +179,11 @@ class PageContext:
             key = read_review_key(settings)
         except SlipwayError:
             key = secrets.token_bytes(32)  # no review key: the pages cannot show a case anyway
-        return cls(runtime, gate, key, settings.review_sla_seconds, dev_login)
+        four_eyes = settings.four_eyes_classes(runtime.contract)
+        return cls(runtime, gate, key, settings.review_sla_seconds, dev_login, four_eyes)
 
     @property
-    def queue(self) -> Any:
+    def queue(self) -> ReviewStore:
         if self.runtime.queue is None:
             raise ReviewStoreUnavailable(self.runtime.queue_problem or "no review queue configured")
         return self.runtime.queue

@@ -109,3 +109,69 @@ def test_without_any_issuer_there_is_no_login_page_and_nobody_is_let_in(client: 
     assert unauthenticated.status_code == 401 and "an access token is required" in unauthenticated.text
     assert client.get("/ui/login").status_code == 404
     assert client.post("/ui/login", data={"subject": "x", "role": "admin"}, headers=ORIGIN).status_code == 404
+
+
+def _claimed(client: Any, review_id: str, headers: dict[str, str]) -> tuple[str, str]:
+    """Claim through the page as a person would; the CSRF token and the version their form shows."""
+    page = client.get(f"/ui/case/{review_id}", headers=headers).text
+    client.post(f"/ui/case/{review_id}/claim", data={"csrf": _csrf(page)}, headers={**headers, **ORIGIN})
+    page = client.get(f"/ui/case/{review_id}", headers=headers).text
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version, "the claimed case shows no decision form"
+    return _csrf(page), version.group(1)
+
+
+def test_a_case_decided_by_someone_else_while_open_says_so(local_issuer: LocalIssuer, client: Any) -> None:
+    review_id = _routed(client)
+    dr_a, dr_b = local_issuer.headers("dr.a", "reviewer"), local_issuer.headers("dr.b", "admin")
+    csrf, seen = _claimed(client, review_id, dr_a)
+    state = client.get(f"/ui/case/{review_id}/state?seen={seen}", headers=dr_a).json()
+    assert state["notice"] is None  # still theirs
+    client.post(f"/ui/case/{review_id}/skip", data={"csrf": csrf}, headers={**dr_a, **ORIGIN})  # another tab
+    state = client.get(f"/ui/case/{review_id}/state?seen={seen}", headers=dr_a).json()
+    assert "went back to the queue" in state["notice"]
+    b_csrf, b_seen = _claimed(client, review_id, dr_b)
+    assert (
+        "dr.b holds this case now"
+        in client.get(f"/ui/case/{review_id}/state?seen={seen}", headers=dr_a).json()["notice"]
+    )
+    client.post(f"/ui/case/{review_id}/decide", headers={**dr_b, **ORIGIN},
+                data={"csrf": b_csrf, "version": b_seen, "label": "benign", "note": "smooth margins"})  # fmt: skip
+    late = client.post(f"/ui/case/{review_id}/decide", headers={**dr_a, **ORIGIN},
+                       data={"csrf": csrf, "version": seen, "label": "malignant", "note": "too late"})  # fmt: skip
+    assert late.status_code == 409
+    assert "dr.b" in late.text and "while you had it open" in late.text and "Nothing of yours was recorded" in late.text
+    assert 'data-key="n"' in late.text  # straight on to the next case
+
+
+def test_the_audit_page_shows_verified_identities_and_never_a_feature(
+    local_issuer: LocalIssuer, client: Any, home: Path
+) -> None:
+    review_id = _routed(client)
+    dr_a = local_issuer.headers("dr.a", "reviewer")
+    csrf, version = _claimed(client, review_id, dr_a)
+    client.post(f"/ui/case/{review_id}/decide", headers={**dr_a, **ORIGIN},
+                data={"csrf": csrf, "version": version, "label": "malignant", "note": "irregular"})  # fmt: skip
+    auditor = local_issuer.headers("a.auditor", "auditor")
+    page = client.get(f"/ui/audit?review={review_id}", headers=auditor)
+    assert page.status_code == 200 and "Hash chain intact" in page.text
+    assert "review.first_decision" in page.text and "dr.a" in page.text and local_issuer.url in page.text
+    assert "mean_radius" not in page.text and "irregular" not in page.text  # no features, no notes
+    assert client.get("/ui/audit", headers=dr_a).status_code == 403  # reviewers decide; auditors audit
+    trail = home / "audit" / "reviews.jsonl"
+    lines = trail.read_text().splitlines()
+    trail.write_text("\n".join([lines[0].replace("review.created", "review.tampered"), *lines[1:]]) + "\n")
+    broken = client.get("/ui/audit", headers=auditor)
+    assert broken.status_code == 200 and "The hash chain is broken" in broken.text
+
+
+def test_a_ready_token_signs_in_and_a_bad_one_does_not(local_issuer: LocalIssuer, client: Any) -> None:
+    review_id = _routed(client)
+    token = local_issuer.mint("dr.link", "reviewer")
+    signed_in = client.post("/ui/login", data={"token": token}, headers=ORIGIN, follow_redirects=False)
+    assert signed_in.status_code == 303 and "HttpOnly" in signed_in.headers["set-cookie"]
+    assert review_id in client.get("/ui/").text
+    client.cookies.clear()
+    refused = client.post("/ui/login", data={"token": "e30.e30.forged"}, headers=ORIGIN, follow_redirects=False)
+    assert refused.status_code == 401 and "token refused" in refused.text and "set-cookie" not in refused.headers
+    assert client.post("/ui/login", data={"token": token}).status_code == 403  # not from this page

@@ -156,6 +156,7 @@ def test_restore_refuses_a_damaged_backup_and_keeps_the_queue(queue: ReviewQueue
 
 def test_every_decryption_for_a_person_is_audited(queue: ReviewQueue) -> None:
     review_id = _enqueue(queue)
+    assert queue.describe(review_id).status == "pending"  # metadata only: nothing decrypted, not audited
     queue.get(review_id, viewer=_who("dr.b"))
     _decide(queue, review_id, "benign", _who("dr.b"))
     list(queue.resolved_records(exporter=_who("admin.a")))

@@ -66,6 +66,7 @@ def test_enqueue_is_idempotent_encrypted_and_audited_in_the_database(store: Post
     assert features == FEATURES and item.prediction == "malignant"
     assert [r["event"] for r in store.audit.records()] == ["review.created", "review.viewed"]
     assert store.audit.verify() == 2
+    assert store.describe(first).status == "pending" and store.audit.verify() == 2  # metadata: not audited
 
 
 def test_four_eyes_and_claims_follow_the_same_rules_as_sqlite(store: PostgresReviewQueue) -> None:

@@ -1,10 +1,13 @@
-"""The reviewers' pages: ``/ui/`` the queue, ``/ui/case/<id>`` one case and its decision, and, only
-when the kit's dev issuer is what the server trusts, ``/ui/login``.
+"""The reviewers' pages: ``/ui/`` the queue, ``/ui/case/<id>`` one case and its decision,
+``/ui/audit`` the audit trail for auditors (metadata only), and, only when the kit's dev issuer is
+what the server trusts, ``/ui/login``.
 
-Server-rendered (Jinja2, autoescaped), no build step and no CDN; the one script is a static file
-for keyboard shortcuts. Identity as in the API: a bearer token forwarded by the organisation's auth
-proxy (oauth2-proxy, Authservice), or the dev login's HttpOnly, SameSite=Strict cookie. Every POST
-needs the CSRF token and a same-origin request; features are never in a URL.
+Server-rendered (Jinja2, autoescaped), no build step and no CDN; small static scripts add the
+keyboard shortcuts, live countdowns and the "someone else decided this" notice.
+
+Identity as in the API: a bearer token forwarded by the organisation's auth proxy (oauth2-proxy,
+Authservice), or the dev login's HttpOnly, SameSite=Strict cookie. Every POST needs the CSRF token
+and a same-origin request; features are never in a URL.
 
 Usage::
 
@@ -22,20 +25,27 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bentos.classifier.pages.notices import overtaken
 from bentos.classifier.pages.security import SECURITY_HEADERS, csrf_token, csrf_valid, same_origin
 from bentos.classifier.review_flow import ReviewConflict
 from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
+from slipway.audit import AuditChainBroken
 from slipway.identity import ADMIN, AUDITOR, REVIEWER, SECOND_REVIEWER, Forbidden, Identity
 
 HERE = Path(__file__).resolve().parent
 COOKIE = "slipway_token"
 READERS = (REVIEWER, SECOND_REVIEWER, AUDITOR, ADMIN)
 DECIDERS = (REVIEWER, SECOND_REVIEWER, ADMIN)
+AUDIT_READERS = (AUDITOR, ADMIN)
 LOGIN_ROLES = (*DECIDERS, AUDITOR)  # what the dev login offers
+AUDIT_ROWS = 500
+QUEUE_ROWS = 200  # the oldest; the heading counts them all
+QUEUE_SCAN = 5000  # how far back a filter looks
+SESSION_SECONDS = 8 * 3600  # the dev login's token; the token's own expiry still applies
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
 
@@ -48,14 +58,17 @@ class Pages:
         self.runtime = runtime  # the worker's ModelRuntime (queue, contract, model) and its access gate
 
     # -- who is asking -----------------------------------------------------------------------------------
+    def _verified(self, headers: dict[str, str], query: str) -> tuple[Identity | None, Any]:
+        checked: tuple[Identity | None, Any] = self.runtime().gate.check("/review/pending", headers, query)
+        return checked
+
     def _identity(self, request: Request, roles: tuple[str, ...]) -> Identity | Response:
         """The verified person holding one of ``roles``, or the page that refuses them."""
         context = self.runtime()
         headers = dict(request.headers)
         if "authorization" not in headers and request.cookies.get(COOKIE):
             headers["authorization"] = f"Bearer {request.cookies[COOKIE]}"
-        checked: tuple[Identity | None, Any] = context.gate.check("/review/pending", headers, request.url.query)
-        identity, refusal = checked
+        identity, refusal = self._verified(headers, request.url.query)
         if refusal is not None:
             if refusal[0] == 401 and context.dev_login:
                 return RedirectResponse("/ui/login", status_code=303)
@@ -85,14 +98,19 @@ class Pages:
         if isinstance(identity, Response):
             return identity
         runtime = self.runtime()
-        items = [i.summary() for i in runtime.queue.pending(limit=200)]
         reason, label = request.query_params.get("reason"), request.query_params.get("label")
-        items = [i for i in items if (not reason or reason in i["reasons"]) and (not label or i["prediction"] == label)]
+        scanned = runtime.queue.pending(limit=QUEUE_SCAN if reason or label else QUEUE_ROWS)
+        waiting, _ = runtime.queue.depth()
+        matching = [i for i in scanned if (not reason or reason in i.reasons) and (not label or i.prediction == label)]
+        items = [i.summary() for i in matching[:QUEUE_ROWS]]
         now = time.time()
         for item in items:
             item["sla_left"] = runtime.review_sla - (now - item["created"])
-        return _page("queue.html", identity=identity, items=items, classes=runtime.contract.classes,
+            if (item["claim_expires"] or 0.0) <= now:
+                item["claimed_by"] = None  # a claim that ran out holds nothing
+        return _page("queue.html", identity=identity, items=items, classes=runtime.contract.classes, waiting=waiting,
                      reason=reason, label=label, sla=runtime.review_sla,
+                     decided=request.query_params.get("decided"), empty=request.query_params.get("empty"),
                      csrf=csrf_token(runtime.csrf_key, identity))  # fmt: skip
 
     async def case(self, request: Request) -> Response:
@@ -110,7 +128,54 @@ class Pages:
                 for name, value in features.items()]  # fmt: skip
         return _page("case.html", identity=identity, item=item.summary(), features=rows, note=note,
                      classes=runtime.contract.classes, csrf=csrf_token(runtime.csrf_key, identity),
-                     mine=item.claimed_by == identity.subject and (item.claim_expires or 0) > time.time())  # fmt: skip
+                     mine=item.claimed_by == identity.subject and (item.claim_expires or 0) > time.time(),
+                     four_eyes=runtime.four_eyes, now=time.time())  # fmt: skip
+
+    async def state(self, request: Request) -> Response:
+        """A case's metadata for its open page (no features): has it moved on since version ``seen``?"""
+        identity = self._identity(request, DECIDERS)
+        if isinstance(identity, Response):
+            return identity
+        try:
+            item = self.runtime().queue.describe(request.path_params["review_id"])
+            seen = int(request.query_params.get("seen", "-1"))
+        except ReviewNotFound as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404, headers=SECURITY_HEADERS)
+        except ValueError:
+            return JSONResponse({"error": "seen must be the version the page shows"}, 422, headers=SECURITY_HEADERS)
+        notice = overtaken(item, identity.subject, seen=seen, now=time.time())
+        return JSONResponse({"version": item.version, "status": item.status, "notice": notice},
+                            headers=SECURITY_HEADERS)  # fmt: skip
+
+    def _overtaken_page(self, identity: Identity, review_id: str, seen: int, refusal: Exception) -> Response:
+        """The case moved on while this person had it open: say what happened and offer the next one
+        (409); a refusal on a case that did not move (the wrong role: 403) is shown as it is."""
+        item = self.runtime().queue.describe(review_id)
+        notice = overtaken(item, identity.subject, seen=seen, now=time.time())
+        if notice is None or (item.version == seen and isinstance(refusal, Forbidden)):
+            status = 403 if isinstance(refusal, Forbidden) else 409
+            return _page("error.html", status, message=str(refusal), identity=identity)
+        return _page("overtaken.html", 409, identity=identity, item=item.summary(), notice=notice,
+                     csrf=csrf_token(self.runtime().csrf_key, identity))  # fmt: skip
+
+    async def audit(self, request: Request) -> Response:
+        """The review audit trail for auditors: who did what and when, never a feature."""
+        identity = self._identity(request, AUDIT_READERS)
+        if isinstance(identity, Response):
+            return identity
+        trail = self.runtime().queue.audit
+        try:
+            intact, problem = trail.verify(), None
+        except AuditChainBroken as exc:
+            intact, problem = None, str(exc)
+        review, subject, event = (request.query_params.get(name, "").strip() for name in ("review", "subject", "event"))
+        records = [r for r in reversed(trail.records())
+                   if (not review or r["data"].get("review_id") == review)
+                   and (not subject or r["data"].get("subject") == subject)
+                   and (not event or r["event"] == event)]  # fmt: skip
+        return _page("audit.html", identity=identity, records=records[:AUDIT_ROWS], shown=min(len(records), AUDIT_ROWS),
+                     matching=len(records), intact=intact, problem=problem, review=review, subject=subject,
+                     event=event, trail=str(trail.path))  # fmt: skip
 
     async def claim(self, request: Request) -> Response:
         posted = await self._posted(request)
@@ -157,11 +222,16 @@ class Pages:
             return _page("error.html", 422, message="give the reason for your decision", identity=identity)
         try:
             version = int(str(form.get("version", "-1")))
-            self.runtime().queue.resolve(review_id, label=label, reviewer=identity, version=version, note=note)
         except ValueError:
             return _page("error.html", 422, message="the form lost its version: open the case again")
+        if label not in self.runtime().contract.classes:
+            return _page("error.html", 422, message="choose one of the classes", identity=identity)
+        try:
+            self.runtime().queue.resolve(review_id, label=label, reviewer=identity, version=version, note=note)
         except (ReviewConflict, Forbidden) as exc:  # e.g. decided by someone else while it was open
-            return _page("error.html", 409, message=str(exc), identity=identity)
+            return self._overtaken_page(identity, review_id, version, exc)
+        except ReviewNotFound as exc:
+            return _page("error.html", 404, message=str(exc), identity=identity)
         except ReviewStoreUnavailable as exc:
             return _page("error.html", 503, message=str(exc), identity=identity)
         return RedirectResponse(f"/ui/?decided={review_id}", status_code=303)
@@ -175,22 +245,36 @@ class Pages:
         if not same_origin(request.headers):
             return _page("error.html", 403, message="this form is not from this page")
         form = await request.form()
+        if form.get("token"):
+            return self._sign_in_with(str(form["token"]).strip(), request)
         subject, role = str(form.get("subject", "")).strip(), str(form.get("role", ""))
         if not subject or role not in LOGIN_ROLES:
             return _page("login.html", 422, roles=LOGIN_ROLES, message="give a name and a role")
         from slipway.identity.dev_issuer import DevIssuer
         from slipway.identity.settings import dev_issuer_dir
 
-        token = DevIssuer(dev_issuer_dir()).mint(subject, [role], ttl=8 * 3600)
-        response = RedirectResponse("/ui/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/ui",
-                            secure=request.url.scheme == "https", max_age=8 * 3600)  # fmt: skip
-        return response
+        return _signed_in(DevIssuer(dev_issuer_dir()).mint(subject, [role], ttl=SESSION_SECONDS), request)
+
+    def _sign_in_with(self, token: str, request: Request) -> Response:
+        """A ready token (the demo's sign-in link carries one in its #fragment, which no server or
+        proxy log sees): verified exactly as a bearer token, then kept in the HttpOnly cookie."""
+        identity, refusal = self._verified({"authorization": f"Bearer {token}"}, "")
+        if refusal is not None:
+            return _page("login.html", refusal[0], roles=LOGIN_ROLES, message=refusal[1]["error"])
+        assert identity is not None
+        return _signed_in(token, request)
 
     async def logout(self, request: Request) -> Response:
         response = RedirectResponse("/ui/login" if self.runtime().dev_login else "/ui/", status_code=303)
         response.delete_cookie(COOKIE, path="/ui")
         return response
+
+
+def _signed_in(token: str, request: Request) -> Response:
+    response = RedirectResponse("/ui/", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/ui",
+                        secure=request.url.scheme == "https", max_age=SESSION_SECONDS)  # fmt: skip
+    return response
 
 
 def _typical_ranges(card: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -208,7 +292,9 @@ def review_pages(runtime: Callable[[], Any]) -> Starlette:
         Route("/", pages.queue),
         Route("/login", pages.login, methods=["GET", "POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
+        Route("/audit", pages.audit),
         Route("/case/{review_id:str}", pages.case),
+        Route("/case/{review_id:str}/state", pages.state),
         Route("/next", pages.next_case, methods=["POST"]),
         Route("/case/{review_id:str}/claim", pages.claim, methods=["POST"]),
         Route("/case/{review_id:str}/skip", pages.skip, methods=["POST"]),
