@@ -44,9 +44,14 @@ def _recorded(run: Callable[[], TrainResult]) -> TrainResult:
 
 def _report(result: TrainResult, verb: str) -> None:
     from lifecycle.evaluate import summary
+    from lifecycle.reliability import describe
 
     rejected = f", {result.rejected} rejected by the contract" if result.rejected else ""
     per_class = result.metrics["per_class"]
+    calibration = result.metrics["calibration"]
+    if not calibration["ok"]:
+        click.echo(f"warning: {result.tag} is not calibrated well enough for its probabilities to estimate its "
+                   f"accuracy ({describe(calibration)}): its estimates are marked untrusted", err=True)  # fmt: skip
     emit(
         {
             "tag": result.tag,
@@ -59,6 +64,7 @@ def _report(result: TrainResult, verb: str) -> None:
         [
             f"{verb} {result.tag} ({result.rows} records{rejected}; held-out {summary(result.metrics)})",
             "recall by class: " + ", ".join(f"{c} {v['recall']:.3f}" for c, v in per_class.items()),
+            "calibration: " + describe(calibration),
             f"digest    {result.digest}",
             f"signature {result.signature}",
             "pin it in a stack:",
@@ -84,7 +90,9 @@ def train(contract_ref: str | None, data: Path | None, estimator: str, seed: int
     """Train, calibrate, evaluate, sign and store a classifier for a data contract.
 
     Any number of classes; numbers, whole numbers, booleans and categories (one-hot encoded over the
-    contract's values); missing optional values imputed. 60/20/20 split: fit, calibrate, held-out test.
+    contract's values); missing optional values imputed. The contract's frozen evaluation set is set
+    aside (made from the first run's data); the rest splits 75/25 into fit and calibrate; metrics and
+    the calibration check are on the frozen set.
 
     \b
     Examples:
@@ -119,7 +127,7 @@ def model() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @contract_option
 @click.option("--data", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help=DATA_HELP + " Half calibrates the model, half evaluates it.")  # fmt: skip
+              help=DATA_HELP + " Less the frozen evaluation set it calibrates; the frozen set evaluates.")  # fmt: skip
 @click.option("--trust", multiple=True, metavar="TYPE", help="A type in the skops file you reviewed and trust.")
 @click.option("--allow-pickle", is_flag=True, help="Accept a pickle/joblib file (loading it runs its code).")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the calibration/test split.")

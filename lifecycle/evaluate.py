@@ -1,7 +1,9 @@
 """Held-out evaluation of a calibrated candidate, the same for trained and imported models.
 
 Metrics: accuracy, balanced accuracy, macro F1, log loss, the (multiclass) Brier score, ROC AUC
-(one-vs-rest, macro, for more than two classes), and per class precision, recall and support. A
+(one-vs-rest, macro, for more than two classes), per class precision, recall and support, and the
+calibration check that says whether the model's probabilities can estimate its accuracy
+(``lifecycle.reliability``). A
 candidate whose accuracy is below the contract's ``min_accuracy`` is refused (nothing is stored).
 
 Usage::
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lifecycle.reliability import reliability
 from slipway.contract import Contract
 from slipway.errors import UsageError
 
@@ -64,6 +67,7 @@ def evaluate(
         label: {"precision": float(p), "recall": float(r), "support": int(s)}
         for label, p, r, s in zip(labels, precision, recall, support, strict=True)
     }
+    metrics["calibration"] = reliability(probabilities, labels, truth)
     return metrics
 
 

@@ -32,6 +32,7 @@ from bentos.classifier.inputs import FRAME, model_frame
 from lifecycle.card import build_card
 from lifecycle.data import load_labelled
 from lifecycle.evaluate import evaluate, require_floor
+from lifecycle.frozen import set_aside
 from lifecycle.train import TrainResult, require_classes
 from slipway.contract import Contract, Value
 from slipway.errors import UsageError
@@ -137,20 +138,21 @@ def import_model(
     trusted: Sequence[str] = (),
     allow_pickle: bool = False,
     seed: int = 7,
+    evaluation: Path | None = None,
 ) -> TrainResult:
+    """``evaluation``: the frozen evaluation set's folder (default: under ``$SLIPWAY_HOME``). The kit
+    cannot know whether the model's makers trained on those records: say so to them."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
-    from sklearn.model_selection import train_test_split
 
     estimator = load_estimator(file, trusted=trusted, allow_pickle=allow_pickle)
     check_fits_contract(estimator, contract)
     check_answers(estimator, contract)
     labelled = load_labelled(contract, data)
     require_classes(labelled, contract, 4)
-    cal_index, test_index = train_test_split(
-        np.arange(labelled.rows), test_size=0.5, stratify=labelled.labels, random_state=seed
-    )
-    (x_cal, y_cal), (x_test, y_test) = labelled.subset(cal_index), labelled.subset(test_index)
+    frozen, usable = set_aside(contract, labelled, seed=seed, directory=evaluation)
+    require_classes(usable, contract, 4)
+    (x_cal, y_cal), (x_test, y_test) = (usable.frame, usable.labels), (frozen.frame, frozen.labels)
     model = CalibratedClassifierCV(FrozenEstimator(estimator), method="sigmoid")
     model.fit(x_cal, y_cal)
     metrics = evaluate(model.predict_proba(x_test), [str(c) for c in model.classes_], y_test)
@@ -163,12 +165,13 @@ def import_model(
             "rows": labelled.rows,
             "rejected": labelled.rejected,
             "rejected_by_reason": labelled.reasons,
-            "fingerprint": labelled.fingerprint(),
-            "split": {"calibration": len(y_cal), "test": len(y_test)},
+            "fingerprint": usable.fingerprint(),
+            "split": {"calibration": len(y_cal), "set_aside_as_frozen": labelled.rows - usable.rows},
             "seed": seed,
         },
+        "evaluation_set": frozen.summary(),
     }
-    # the drift and out-of-distribution references come from the calibration half: the best
+    # the drift and out-of-distribution references come from the calibration records: the best
     # available picture of the population the model is meant for
     card = build_card(contract, model, reference=x_cal, calibration=x_cal, test=x_test, metrics=metrics,
                       origin=origin, form=FRAME)  # fmt: skip

@@ -1,12 +1,14 @@
 """`slipway train`: fit, calibrate, evaluate, sign and store a classifier for a data contract.
 
 Data: the labelled records given (``--data``: any file the pipeline reads, e.g. its output plus
-resolved review labels), else the contract's ``default_data``. Split (stratified, seeded) into 60 %
-training, 20 % calibration and 20 % held-out test. The estimator (default: logistic regression;
-``--estimator MODULE:FACTORY`` for any scikit-learn-compatible classifier) is fitted behind the
-kit's preprocessing on the training split and calibrated (sigmoid, one-vs-rest for more than two
-classes) on the calibration split; the test split gives the reported metrics. The card records the
-contract's digest, thresholds, references and the data fingerprint.
+resolved review labels), else the contract's ``default_data``. Records in the contract's frozen
+evaluation set (``lifecycle.frozen``; made from the first run's data) are set aside; the rest is
+split (stratified, seeded) into 75 % training and 25 % calibration. The estimator (default:
+logistic regression; ``--estimator MODULE:FACTORY`` for any scikit-learn-compatible classifier) is
+fitted behind the kit's preprocessing on the training split and calibrated (sigmoid, one-vs-rest
+for more than two classes) on the calibration split; the frozen set gives the reported metrics and
+the calibration check, the same cases for every model. The card records the contract's digest,
+thresholds, references, the data fingerprint and the frozen set's digest.
 
 Usage::
 
@@ -29,6 +31,7 @@ from lifecycle.card import build_card
 from lifecycle.data import LabelledData, load_labelled
 from lifecycle.estimators import DEFAULT, build
 from lifecycle.evaluate import evaluate, require_floor
+from lifecycle.frozen import set_aside
 from lifecycle.preprocess import kit_preprocessor
 from slipway.contract import Contract
 from slipway.errors import UsageError
@@ -77,7 +80,9 @@ def train(
     seed: int = 7,
     data: Path | None = None,
     estimator: str = DEFAULT,
+    evaluation: Path | None = None,
 ) -> TrainResult:
+    """``evaluation``: the frozen evaluation set's folder (default: under ``$SLIPWAY_HOME``)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import train_test_split
@@ -85,12 +90,13 @@ def train(
 
     labelled = load_labelled(contract, data)
     require_classes(labelled, contract, MINIMUM_PER_CLASS)
-    index = np.arange(labelled.rows)
-    train_index, rest = train_test_split(index, test_size=0.4, stratify=labelled.labels, random_state=seed)
-    cal_index, test_index = train_test_split(rest, test_size=0.5, stratify=labelled.labels[rest], random_state=seed)
-    (x_train, y_train), (x_cal, y_cal), (x_test, y_test) = (
-        labelled.subset(i) for i in (train_index, cal_index, test_index)
+    frozen, usable = set_aside(contract, labelled, seed=seed, directory=evaluation)
+    require_classes(usable, contract, MINIMUM_PER_CLASS)
+    train_index, cal_index = train_test_split(
+        np.arange(usable.rows), test_size=0.25, stratify=usable.labels, random_state=seed
     )
+    (x_train, y_train), (x_cal, y_cal) = (usable.subset(i) for i in (train_index, cal_index))
+    x_test, y_test = frozen.frame, frozen.labels
 
     form = input_format(contract)
     base = make_pipeline(kit_preprocessor(contract), build(estimator))
@@ -108,10 +114,15 @@ def train(
             "rows": labelled.rows,
             "rejected": labelled.rejected,
             "rejected_by_reason": labelled.reasons,
-            "fingerprint": labelled.fingerprint(),
-            "split": {"train": len(y_train), "calibration": len(y_cal), "test": len(y_test)},
+            "fingerprint": usable.fingerprint(),
+            "split": {
+                "train": len(y_train),
+                "calibration": len(y_cal),
+                "set_aside_as_frozen": labelled.rows - usable.rows,
+            },
             "seed": seed,
         },
+        "evaluation_set": frozen.summary(),
     }
     card = build_card(contract, model, reference=x_train, calibration=x_cal, test=x_test, metrics=metrics,
                       origin=origin, form=form)  # fmt: skip

@@ -132,6 +132,46 @@ class ServiceMetrics:
             registry=registry,
             multiprocess_mode="mostrecent",
         )
+        self.estimated_records = Counter(
+            "slipway_estimated_records_total",
+            "Records whose correctness is estimated from their calibrated probabilities, by scope (all answered "
+            "records, or only those decided automatically).",
+            ["scope"],
+            registry=registry,
+        )
+        self.estimated_correct = Counter(
+            "slipway_estimated_correct_total",
+            "Expected number of correct predictions: the sum of the calibrated probability of each predicted class.",
+            ["scope"],
+            registry=registry,
+        )
+        self.estimated_correct_variance = Counter(
+            "slipway_estimated_correct_variance_total",
+            "Variance of the number of correct predictions: the sum of p(1-p) over the predicted class's "
+            "probability p (its square root over the records is the estimate's standard error).",
+            ["scope"],
+            registry=registry,
+        )
+        self.estimated_confusion = Counter(
+            "slipway_estimated_confusion_total",
+            "Expected confusion matrix cells: for records predicted as predicted_class, the sum of the "
+            "calibrated probability of true_class (per-class recall = the diagonal over the true_class sum).",
+            ["scope", "predicted_class", "true_class"],
+            registry=registry,
+        )
+        self.estimate_calibration_ok = Gauge(
+            "slipway_estimate_calibration_ok",
+            "1 when the served model passed the calibration check at training (its estimates can be trusted), "
+            "0 when it did not or its card has none.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.accuracy_floor = Gauge(
+            "slipway_accuracy_floor",
+            "The data contract's min_accuracy: estimated or audited accuracy below it is a failing model.",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         # Read at scrape time, so never in prometheus_client's multiprocess files: a registry of its own.
         self.scrape_time = CollectorRegistry()
         if queue_depth is not None:

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_served
 from bentos.classifier.drift import DriftMonitor
+from bentos.classifier.estimates import PerformanceEstimate
 from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_flow import ReviewConflict
@@ -59,6 +60,7 @@ class ModelRuntime:
     queue_problem: str | None = None
     policy: RoutingPolicy | None = None
     drift: DriftMonitor | None = None
+    estimate: PerformanceEstimate | None = None
     info: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +97,10 @@ class ModelRuntime:
             min_samples=settings.drift_min_samples,
             publish_every=settings.drift_publish_seconds,
         )
+        runtime.estimate = PerformanceEstimate(metrics, model.card["classes"])
+        calibration = (model.card.get("metrics") or {}).get("calibration") or {}
+        metrics.estimate_calibration_ok.set(1 if calibration.get("ok") else 0)
+        metrics.accuracy_floor.set(contract.min_accuracy)
         runtime.info = {"name": model.tag.split(":")[0], "version": model.version, "digest": model.digest}
         metrics.model_info.labels(**runtime.info).set(1)
         metrics.model_verified.set(1)
@@ -138,6 +144,8 @@ class ModelRuntime:
         results = self._route(request_id, rows, assessments)
         if self.drift is not None:
             self.drift.observe(batch.numbers, batch.categories, probabilities)
+        if self.estimate is not None:
+            self.estimate.observe(probabilities, auto=np.array([r["decision"] == "auto" for r in results]))
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",

@@ -30,7 +30,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     keys_dir = tmp_path_factory.mktemp("session-keys") / "keys"
     store = KeyStore(keys_dir)
     store.generate()
-    result = train(store, WDBC, seed=7)
+    result = train(store, WDBC, seed=7, evaluation=keys_dir.parent / "evaluation")
     return Trained(keys_dir, result.tag, result.digest, result.signature)
 
 

@@ -33,6 +33,8 @@ def test_serves_predictions_metrics_and_docs(home: Path, trained: Trained) -> No
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
         assert 'slipway_predictions_total{decision="review"} 1.0' in metrics
         assert "slipway_review_queue_depth 1.0" in metrics
+        assert 'slipway_estimated_records_total{scope="all"} 1.0' in metrics  # through the multiprocess files
+        assert "slipway_estimate_calibration_ok 1.0" in metrics
         assert "bentoml_service_request_total" in metrics
         assert httpx.get(f"{server.url}/docs.json", timeout=10).json()["paths"]["/predict"]
         log = server.log.read_text()
