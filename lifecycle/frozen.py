@@ -40,6 +40,7 @@ from slipway.errors import UsageError
 SHARE = 0.2
 HASH = "__record_sha256"
 LABEL = "__label"
+SOURCE = "__source"  # where each record came from (the first run's data, or an audit sample): a slice to check
 
 
 class FrozenSetDamaged(UsageError):
@@ -64,6 +65,7 @@ class FrozenSet:
     labels: np.ndarray[Any, np.dtype[np.str_]]
     hashes: frozenset[str]
     manifest: dict[str, Any]
+    sources: np.ndarray[Any, np.dtype[np.str_]]
 
     @property
     def digest(self) -> str:
@@ -102,17 +104,19 @@ def open_frozen(directory: Path, contract: Contract) -> FrozenSet | None:
         raise FrozenSetDamaged(f"frozen evaluation set {directory} lacks column(s) {', '.join(missing)}")
     frame = table.select(contract.input_names)
     labels = np.asarray(table[LABEL].to_list(), dtype=np.str_)
+    sources = np.asarray(table[SOURCE].to_list() if SOURCE in table.columns else ["unknown"] * table.height,
+                         dtype=np.str_)  # fmt: skip
     hashes = record_hashes(frame, labels)
     if hashes != table[HASH].to_list() or _digest(hashes) != manifest.get("digest"):
         raise FrozenSetDamaged(
             f"frozen evaluation set {directory}: its records do not match the digest {manifest.get('digest')} "
             "its manifest pins (changed by hand?): restore it from a backup; models are only comparable on the same set"
         )
-    return FrozenSet(directory, frame, labels, frozenset(hashes), manifest)
+    return FrozenSet(directory, frame, labels, frozenset(hashes), manifest, sources)
 
 
 def _write(directory: Path, contract: Contract, frame: pl.DataFrame, labels: np.ndarray[Any, Any],
-           history: list[dict[str, Any]], source: str) -> FrozenSet:  # fmt: skip
+           sources: np.ndarray[Any, Any], history: list[dict[str, Any]], source: str) -> FrozenSet:  # fmt: skip
     hashes = record_hashes(frame, labels)
     digest = _digest(hashes)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -126,13 +130,15 @@ def _write(directory: Path, contract: Contract, frame: pl.DataFrame, labels: np.
                                "source": source, "time": now}],
     }  # fmt: skip
     directory.mkdir(parents=True, exist_ok=True)
-    table = frame.with_columns(pl.Series(LABEL, labels.tolist(), dtype=pl.String), pl.Series(HASH, hashes))
+    table = frame.with_columns(pl.Series(LABEL, labels.tolist(), dtype=pl.String), pl.Series(HASH, hashes),
+                               pl.Series(SOURCE, sources.tolist(), dtype=pl.String))  # fmt: skip
     for name, write in (("records.parquet", lambda p: table.write_parquet(p)),
                         ("manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=2) + "\n"))):  # fmt: skip
         partial = directory / f".{name}.partial"
         write(partial)
         partial.replace(directory / name)  # records first, manifest last: a crash leaves the old pair or a refusal
-    return FrozenSet(directory, frame, np.asarray(labels, dtype=np.str_), frozenset(hashes), manifest)
+    return FrozenSet(directory, frame, np.asarray(labels, dtype=np.str_), frozenset(hashes), manifest,
+                     np.asarray(sources, dtype=np.str_))  # fmt: skip
 
 
 def set_aside(
@@ -154,7 +160,8 @@ def set_aside(
         if short:
             raise UsageError(f"{labelled.source}: too few records of {', '.join(short)} to set a frozen evaluation "
                              f"set aside ({short}); give more labelled records")  # fmt: skip
-        frozen = _write(directory, contract, frame, labels, [], labelled.source)
+        sources = np.full(len(labels), labelled.source, dtype=object)
+        frozen = _write(directory, contract, frame, labels, sources, [], labelled.source)
     keep = np.asarray([h not in frozen.hashes for h in hashes], dtype=bool)
     remaining = LabelledData(labelled.frame.filter(pl.Series(keep)), labelled.labels[keep], labelled.source,
                              labelled.rejected, labelled.reasons)  # fmt: skip
@@ -169,4 +176,5 @@ def grow(frozen: FrozenSet, contract: Contract, audited: LabelledData) -> Frozen
         return frozen
     frame = pl.concat([frozen.frame, audited.frame.filter(pl.Series(new))], how="vertical_relaxed")
     labels = np.concatenate([frozen.labels, audited.labels[new]])
-    return _write(frozen.directory, contract, frame, labels, frozen.manifest["history"], audited.source)
+    sources = np.concatenate([frozen.sources.astype(object), np.full(int(new.sum()), audited.source, dtype=object)])
+    return _write(frozen.directory, contract, frame, labels, sources, frozen.manifest["history"], audited.source)

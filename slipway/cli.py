@@ -28,6 +28,7 @@ COMMANDS = {  # command → "module:attribute" of the package that owns it
     "gate": "policies.cli:gate",
     "train": "lifecycle.cli:train",
     "model": "lifecycle.cli:model",
+    "evaluate": "lifecycle.evaluate_cli:evaluate_command",
     "serve": "bentos.cli:serve",
     "review": "bentos.cli:review",
     "drift": "bentos.cli:drift",

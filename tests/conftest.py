@@ -22,6 +22,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # BentoML binds its model store to $BENTOML_HOME when first imported: one isolated store per test session.
 BENTOML_HOME = Path(tempfile.mkdtemp(prefix="slipway-test-bentoml-"))
 os.environ["BENTOML_HOME"] = str(BENTOML_HOME)
+# The random audit sample would add cases at random to queues tests count; tests of it set a rate.
+os.environ["SLIPWAY_AUDIT_SAMPLE_RATE"] = "0"
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +33,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
             monkeypatch.delenv(name)
     monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "slipway-home"))
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    monkeypatch.setenv("SLIPWAY_AUDIT_SAMPLE_RATE", "0")
     yield
 
 

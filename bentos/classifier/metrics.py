@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bentos.classifier.labels import LabelStatistics
 from bentos.classifier.routing import REASONS
 
 DECISIONS = ("auto", "review", "review_unavailable")
@@ -44,6 +45,38 @@ class _QueueCollector(Collector):
             "Age of the oldest review still waiting for a person (0 when none wait).",
             value=oldest,
         )
+
+
+class _LabelCollector(Collector):
+    """What people's labels say about the served model, read from the review store at scrape time
+    (cumulative counts: replicas sharing a store all report the same, so rules take their max)."""
+
+    def __init__(self, statistics: Callable[[], LabelStatistics]) -> None:
+        self._statistics = statistics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        try:
+            stats = self._statistics()
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the queue is down; the series go absent
+            return
+        for name, help_text, value in (
+            ("slipway_audit_labelled", "Audit cases (a random sample of automatic decisions) a person labelled.",
+             stats.audit_labelled),
+            ("slipway_audit_correct", "Audit cases whose label is what the model decided.", stats.audit_correct),
+            ("slipway_audit_weight", "Labelled audit cases, each weighted by 1 / its sampling rate.",
+             stats.audit_weight),
+            ("slipway_audit_correct_weight", "Audit cases the model got right, each weighted by 1 / its sampling "
+             "rate (over slipway_audit_weight_total: the realized accuracy of automatic decisions).",
+             stats.audit_correct_weight),
+            ("slipway_routed_labelled", "Cases the model routed to a person that a person labelled.",
+             stats.routed_labelled),
+            ("slipway_routed_correct", "Routed cases whose label is what the model predicted.", stats.routed_correct),
+            ("slipway_routed_expected_correct", "Routed labelled cases the model's probabilities expected it to get "
+             "right (the sum of its confidence).", stats.routed_expected_correct),
+            ("slipway_routed_expected_correct_variance", "Variance of that expectation (the sum of p(1-p)): "
+             "(correct - expected) / sqrt(variance) is the calibration check's z.", stats.routed_expected_variance),
+        ):  # fmt: skip
+            yield CounterMetricFamily(name, help_text, value=value)
 
 
 class ServiceMetrics:
@@ -94,6 +127,11 @@ class ServiceMetrics:
         for problem in ("missing_required", "bad_type", "out_of_range", "unknown_field", "malformed_request",
                         "batch_too_large"):  # fmt: skip
             self.validation_errors.labels(problem=problem)
+        self.audit_sampled = Counter(
+            "slipway_audit_sampled_total",
+            "Automatic decisions drawn at random into the review queue as audit cases (the answer stays automatic).",
+            registry=registry,
+        )
         self.review_write_failures = Counter(
             "slipway_review_store_write_failures_total",
             "Routed decisions that could not be written to the review queue (answered as review_unavailable).",
@@ -175,9 +213,15 @@ class ServiceMetrics:
         # Read at scrape time, so never in prometheus_client's multiprocess files: a registry of its own.
         self.scrape_time = CollectorRegistry()
         if queue_depth is not None:
-            collector = _QueueCollector(queue_depth)
-            registry.register(collector)
-            self.scrape_time.register(collector)
+            self._at_scrape_time(_QueueCollector(queue_depth))
+
+    def _at_scrape_time(self, collector: Collector) -> None:
+        self.registry.register(collector)
+        self.scrape_time.register(collector)
+
+    def watch_labels(self, statistics: Callable[[], LabelStatistics]) -> None:
+        """Export what people's labels say about the served model (``bentos.classifier.labels``)."""
+        self._at_scrape_time(_LabelCollector(statistics))
 
     # DriftGauges protocol
     def set_feature_psi(self, feature: str, value: float) -> None:

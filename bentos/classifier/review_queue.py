@@ -33,6 +33,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from bentos.classifier.labels import STATISTICS_SQL, LabelStatistics
 from bentos.classifier.review_flow import DEFAULT_LEASE, FIRST, Case, ReviewConflict, claim, decide
 
 __all__ = ["ReviewConflict", "ReviewItem", "ReviewNotFound", "ReviewQueue", "ReviewStoreUnavailable"]
@@ -75,6 +76,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE reviews ADD COLUMN second_label TEXT",
         "ALTER TABLE reviews ADD COLUMN second_reviewer TEXT",
     ),
+    (  # 3: the random audit sample of automatic decisions (its sampling rate), and labels by model
+        "ALTER TABLE reviews ADD COLUMN sample_rate REAL",
+        "CREATE INDEX IF NOT EXISTS reviews_model ON reviews (model_digest, status)",
+    ),
 )
 GROUP_LIMIT = 64
 CASE_COLUMNS = ("review_id", "status", "prediction", "stage", "version", "claimed_by", "claim_expires", "first_label",
@@ -110,6 +115,11 @@ class ReviewItem:
     claimed_by: str | None = None
     claim_expires: float | None = None
     first_reviewer: str | None = None
+    sample_rate: float | None = None  # an audit case: drawn at this rate from automatic decisions
+
+    @property
+    def audit(self) -> bool:
+        return self.sample_rate is not None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -130,6 +140,7 @@ class ReviewItem:
             "claimed_by": self.claimed_by,
             "claim_expires": self.claim_expires,
             "first_reviewer": self.first_reviewer,
+            "sample_rate": self.sample_rate,
         }
 
 
@@ -281,10 +292,12 @@ class ReviewQueue:
         reasons: list[str],
         model_version: str,
         model_digest: str,
+        sample_rate: float | None = None,
     ) -> Future[str]:
         """Queue a review; the future resolves to its id once it is on disk (or fails with
-        ReviewStoreUnavailable). Concurrent submissions are group-committed: one writer thread stores
-        every waiting review in one transaction and one audit append (two fsyncs per group)."""
+        ReviewStoreUnavailable). ``sample_rate``: an audit case, drawn at that rate from automatic
+        decisions. Concurrent submissions are group-committed: one writer thread stores every
+        waiting review in one transaction and one audit append (two fsyncs per group)."""
         review_id = review_id_for(request_id, item)
         row = (
             review_id,
@@ -297,6 +310,7 @@ class ReviewQueue:
             model_version,
             model_digest,
             self._fernet.encrypt(json.dumps(features).encode()),
+            sample_rate,
         )
         audit = {
             "review_id": review_id,
@@ -305,6 +319,7 @@ class ReviewQueue:
             "reasons": reasons,
             "prediction": prediction,
             "model_digest": model_digest,
+            **({"sample_rate": sample_rate} if sample_rate is not None else {}),
         }
         pending: Future[str] = Future()
         self._writer().put((row, audit, pending))
@@ -345,8 +360,8 @@ class ReviewQueue:
             for row, _, _ in group:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO reviews (review_id, request_id, item, created, status, prediction,"
-                    " probability, reasons, model_version, model_digest, payload)"
-                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+                    " probability, reasons, model_version, model_digest, payload, sample_rate)"
+                    " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 created.append(cursor.rowcount == 1)
@@ -381,6 +396,7 @@ class ReviewQueue:
             claimed_by=row["claimed_by"],
             claim_expires=row["claim_expires"],
             first_reviewer=row["first_reviewer"],
+            sample_rate=row["sample_rate"],
         )
 
     @staticmethod
@@ -503,6 +519,11 @@ class ReviewQueue:
              "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None},
         )  # fmt: skip
         return decided
+
+    def label_statistics(self, model_digest: str) -> LabelStatistics:
+        """What people's labels say about the model ``model_digest`` (``bentos.classifier.labels``)."""
+        with self._connect() as db:
+            return LabelStatistics.of_row(tuple(db.execute(STATISTICS_SQL, (model_digest,)).fetchone()))
 
     def depth(self) -> tuple[int, float]:
         """Pending reviews and the age in seconds of the oldest one (0 when none)."""

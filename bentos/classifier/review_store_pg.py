@@ -29,6 +29,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from bentos.classifier.labels import STATISTICS_SQL, LabelStatistics
 from bentos.classifier.review_flow import DEFAULT_LEASE, Case, ReviewConflict, claim, decide
 from bentos.classifier.review_queue import (
     CASE_COLUMNS,
@@ -61,6 +62,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TABLE review_audit (
             seq bigint PRIMARY KEY, time text NOT NULL, event text NOT NULL, data text NOT NULL,
             prev text NOT NULL, hash text NOT NULL)""",
+    ),
+    (  # 2: the random audit sample of automatic decisions (its sampling rate), and labels by model
+        "ALTER TABLE reviews ADD COLUMN sample_rate double precision",
+        "CREATE INDEX reviews_model ON reviews (model_digest, status)",
     ),
 )
 
@@ -134,6 +139,7 @@ class PostgresReviewQueue:
         reasons: list[str],
         model_version: str,
         model_digest: str,
+        sample_rate: float | None = None,
     ) -> Future[str]:
         """Written (and audited) before the future resolves; idempotent per request and item."""
         review_id = review_id_for(request_id, item)
@@ -142,15 +148,16 @@ class PostgresReviewQueue:
             with self._transaction() as db:
                 inserted = db.execute(
                     "INSERT INTO reviews (review_id, request_id, item, created, status, prediction, probability, "
-                    "reasons, model_version, model_digest, payload) VALUES (%s, %s, %s, %s, 'pending', %s, %s, %s, "
-                    "%s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
+                    "reasons, model_version, model_digest, payload, sample_rate) VALUES (%s, %s, %s, %s, 'pending', "
+                    "%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
                     (review_id, request_id, item, time.time(), prediction, probability, json.dumps(reasons),
-                     model_version, model_digest, self.fernet.encrypt(json.dumps(features).encode())),
+                     model_version, model_digest, self.fernet.encrypt(json.dumps(features).encode()), sample_rate),
                 ).rowcount  # fmt: skip
                 if inserted:
                     self.audit.append_in(db, "review.created", {
                         "review_id": review_id, "request_id": request_id, "item": item, "reasons": reasons,
-                        "prediction": prediction, "model_digest": model_digest})  # fmt: skip
+                        "prediction": prediction, "model_digest": model_digest,
+                        **({"sample_rate": sample_rate} if sample_rate is not None else {})})  # fmt: skip
         except ReviewStoreUnavailable as exc:
             done.set_exception(exc)
             return done
@@ -243,6 +250,12 @@ class PostgresReviewQueue:
             rows = db.execute("SELECT * FROM reviews WHERE status = 'pending' ORDER BY created, review_id "
                               "LIMIT %s OFFSET %s", (limit, offset)).fetchall()  # fmt: skip
         return [_item(row) for row in rows]
+
+    def label_statistics(self, model_digest: str) -> LabelStatistics:
+        """What people's labels say about the model ``model_digest`` (``bentos.classifier.labels``)."""
+        with self._transaction() as db:
+            row = db.execute(STATISTICS_SQL.replace("?", "%s"), (model_digest,)).fetchone()
+        return LabelStatistics.of_row(tuple(row.values()))
 
     def depth(self) -> tuple[int, float]:
         with self._transaction() as db:
@@ -404,7 +417,7 @@ def _item(row: dict[str, Any]) -> ReviewItem:
         reasons=json.loads(row["reasons"]), model_version=row["model_version"], model_digest=row["model_digest"],
         label=row["label"], reviewer=row["reviewer"], resolved=row["resolved"], stage=row["stage"],
         version=row["version"], claimed_by=row["claimed_by"], claim_expires=row["claim_expires"],
-        first_reviewer=row["first_reviewer"],
+        first_reviewer=row["first_reviewer"], sample_rate=row["sample_rate"],
     )  # fmt: skip
 
 

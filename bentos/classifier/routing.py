@@ -31,6 +31,7 @@ LOW_CONFIDENCE = "low_confidence"
 OUT_OF_DISTRIBUTION = "out_of_distribution"
 HIGH_STAKES = "high_stakes"
 REASONS = (LOW_CONFIDENCE, OUT_OF_DISTRIBUTION, HIGH_STAKES)
+AUDIT = "audit"  # not a routing reason: an automatic decision drawn at random for a person to label too
 TOP_UNUSUAL = 3
 
 

@@ -12,8 +12,10 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_flow import ReviewConflict
 from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
 from bentos.classifier.review_store import ReviewStore, open_review_store
-from bentos.classifier.routing import OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
+from bentos.classifier.routing import AUDIT, OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
@@ -40,6 +42,7 @@ from slipway.identity import Forbidden, Identity
 
 logger = logging.getLogger("slipway.classifier")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # it travels in headers, logs and audit records
+_SAMPLER = random.SystemRandom()  # which automatic decisions are audited must not be predictable to callers
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -98,6 +101,8 @@ class ModelRuntime:
             publish_every=settings.drift_publish_seconds,
         )
         runtime.estimate = PerformanceEstimate(metrics, model.card["classes"])
+        if queue is not None:
+            metrics.watch_labels(functools.partial(queue.label_statistics, model.digest))
         calibration = (model.card.get("metrics") or {}).get("calibration") or {}
         metrics.estimate_calibration_ok.set(1 if calibration.get("ok") else 0)
         metrics.accuracy_floor.set(contract.min_accuracy)
@@ -179,10 +184,18 @@ class ModelRuntime:
         """Queue every routed record of the request at once (one durable group), then answer each."""
         assert self.model is not None
         pending: dict[int, Future[str]] = {}
+        audits: dict[int, Future[str]] = {}
+        rate = self.settings.audit_sample_rate
         for index, assessment in enumerate(assessments):
             if OUT_OF_DISTRIBUTION in assessment.reasons:
                 self.metrics.out_of_distribution.inc()
             if not assessment.needs_review:
+                if rate > 0 and self.queue is not None and _SAMPLER.random() < rate:
+                    audits[index] = self.queue.submit(
+                        request_id, index, features=rows[index], prediction=assessment.prediction,
+                        probability=assessment.confidence, reasons=[AUDIT], model_version=self.model.version,
+                        model_digest=self.model.digest, sample_rate=rate,
+                    )  # fmt: skip
                 continue
             for reason in assessment.reasons:
                 self.metrics.reasons.labels(reason=reason).inc()
@@ -197,6 +210,13 @@ class ModelRuntime:
                     model_version=self.model.version,
                     model_digest=self.model.digest,
                 )
+        for index, sampled in audits.items():  # the answer stays automatic whatever becomes of the audit copy
+            try:
+                _log("audit.sampled", request_id=request_id, item=index, review_id=sampled.result())
+                self.metrics.audit_sampled.inc()
+            except ReviewStoreUnavailable as exc:
+                self.metrics.review_write_failures.inc()
+                logger.error("audit sample of %s not stored: %s", request_id, exc)
         results = []
         for index, assessment in enumerate(assessments):
             decision, review_id = "auto", None

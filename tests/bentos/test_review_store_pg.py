@@ -258,3 +258,26 @@ def test_claim_next_skips_a_case_its_first_reviewer_may_not_take_and_release_ret
     assert released.claimed_by is None
     with pytest.raises(ReviewConflict, match="not claimed by"):
         store.release(high, who=_who("dr.b", "second-reviewer"))
+
+
+def test_label_statistics_come_from_the_shared_database_as_from_sqlite(dsn: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS reviews, review_audit, slipway_schema")
+    store = PostgresReviewQueue(dsn, KEY, contract=WDBC, four_eyes=())
+    try:
+        digest, who = "sha256:" + "a" * 64, _who("dr.a")
+        for i, (label, rate) in enumerate([("benign", 0.5), ("malignant", 0.5), ("benign", None)]):
+            review_id = store.enqueue(f"req-{i}", 0, features=FEATURES, prediction="benign", probability=0.8,
+                                      reasons=["audit"] if rate else ["low_confidence"], model_version="v1",
+                                      model_digest=digest, sample_rate=rate)  # fmt: skip
+            claimed = store.claim(review_id, who=who)
+            store.resolve(review_id, label=label, reviewer=who, version=claimed.version)
+        stats = store.label_statistics(digest)
+        assert (stats.audit_labelled, stats.audit_weight, stats.audit_accuracy) == (2, 4.0, 0.5)
+        assert (stats.routed_labelled, stats.routed_correct) == (1, 1)
+        assert abs(stats.routed_expected_variance - 0.16) < 1e-9
+        assert store.describe(review_id).sample_rate is None
+    finally:
+        store.close()

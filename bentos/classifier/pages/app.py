@@ -101,7 +101,11 @@ class Pages:
         reason, label = request.query_params.get("reason"), request.query_params.get("label")
         scanned = runtime.queue.pending(limit=QUEUE_SCAN if reason or label else QUEUE_ROWS)
         waiting, _ = runtime.queue.depth()
-        matching = [i for i in scanned if (not reason or reason in i.reasons) and (not label or i.prediction == label)]
+        matching = [
+            i
+            for i in scanned
+            if (not reason or reason in i.reasons) and (not label or (not i.audit and i.prediction == label))
+        ]  # an audit case's answer stays hidden
         items = [i.summary() for i in matching[:QUEUE_ROWS]]
         now = time.time()
         for item in items:
