@@ -46,8 +46,8 @@ def trained_pair(tmp_path: Path) -> tuple[VerifiedModel, VerifiedModel, FrozenSe
     second = train(keys, WDBC, seed=3)
     frozen = open_frozen(directory_for(WDBC), WDBC)
     assert frozen is not None
-    load = lambda tag: load_verified(tag, public_key=keys.public_key_path)  # noqa: E731
-    return load(first.tag), load(second.tag), frozen
+    champion, challenger = (load_verified(t, public_key=keys.public_key_path) for t in (first.tag, second.tag))
+    return champion, challenger, frozen
 
 
 def test_an_equal_challenger_passes_and_a_worse_one_fails_on_paired_bounds(
