@@ -68,6 +68,8 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	@echo "== bring your own model: the credit contract (3 classes, categories, missing values) trained, piped, served"
 	$(RUN) python -m bentos.classifier.demo_contract --contract contracts/credit.yaml \
 	  --pipeline pipelines/samples/credit/pipeline.yaml --workdir build/demo-credit
+	@echo "== model loop: a label shift caught by the audit sample, retrained, approved by a second person, shadowed, promoted, rolled back (real Prometheus)"
+	$(RUN) python -m lifecycle.demo_loop --workdir build/demo-loop
 	@echo "== runbooks: pages, index, handoff guide and alert rules regenerated from runbooks/catalog.yaml"
 	$(RUN) slipway runbooks
 	$(RUN) slipway runbooks --check
@@ -86,7 +88,7 @@ lint: setup
 
 types: setup
 	$(RUN) mypy
-	$(RUN) mypy contracts/examples/make_credit.py
+	$(RUN) mypy contracts/examples/make_credit.py contracts/examples/loop_world.py
 
 fmt: setup  ## format the code
 	$(RUN) ruff format .

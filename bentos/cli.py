@@ -71,25 +71,17 @@ def review(contract_ref: str | None, token_file: Path | None) -> None:
     keys, audience, roles): list needs reviewer, second-reviewer, auditor or admin; resolve needs
     reviewer, second-reviewer or admin; export, backup and restore need admin.
     """
+    from slipway.identity.command import use_token_file
+
     _contract_env(contract_ref)
-    if token_file is not None:
-        os.environ["SLIPWAY_TOKEN"] = token_file.read_text(encoding="utf-8").strip()
+    use_token_file(token_file)
 
 
 def _subject(*roles: str) -> Any:
     """The verified identity of $SLIPWAY_TOKEN, holding one of ``roles``."""
-    from slipway.identity import TokenRejected, TokenVerifier
-    from slipway.identity.settings import AuthSettings
+    from slipway.identity.command import command_identity
 
-    token = os.environ.get("SLIPWAY_TOKEN", "").strip()
-    if not token:
-        raise TokenRejected("review commands act as a verified subject: give --token-file or set SLIPWAY_TOKEN")
-    trust = AuthSettings().trust()
-    if trust is None:
-        raise TokenRejected("no identity provider is configured (SLIPWAY_AUTH_ISSUER, or `slipway auth dev-issuer`)")
-    identity = TokenVerifier(trust).verify(token)
-    identity.require(*roles)
-    return identity
+    return command_identity(*roles)
 
 
 def _queue() -> Any:

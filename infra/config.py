@@ -260,6 +260,16 @@ class StackSettings(BaseSettings):
     retrain_schedule: CronSchedule = Field(
         "0 3 * * 0", description="Schedule of the retraining job (created suspended; unsuspend to run)."
     )
+    loop_prometheus: str | None = Field(
+        None,
+        pattern=r"^http://[a-z0-9]([a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}$",
+        description="Prometheus (http://host:port, in monitoringNamespace) the model-loop CronJob reads alerts from; "
+        "unset = no loop CronJob.",
+    )
+    loop_schedule: CronSchedule = Field("*/30 * * * *", description="Cron schedule of the model-loop job.")
+    loop_token_secret: str | None = Field(
+        None, description="Secret with `token`: the model loop's own access token (it requests promotions as it)."
+    )
     pipeline_config: str = Field(
         "sources:\n  - name: incoming\n    kind: files\n    path: /var/lib/slipway/incoming\n",
         min_length=1,
@@ -344,6 +354,18 @@ class StackSettings(BaseSettings):
                     f"{why} is set, so the model service must reach it: declare an allowEgress rule named "
                     f"{required!r} (the database's or the issuer's namespace or CIDR and port); nothing else is opened"
                 )
+        if self.loop_prometheus is not None:
+            if self.loop_token_secret is None or self.auth_issuer is None:
+                raise ValueError("loopPrometheus is set, so the model loop runs as a verified subject: set "
+                                 "loopTokenSecret (a Secret with its access token) and authIssuer")  # fmt: skip
+            jobs_egress = {rule.name for rule in self.jobs_allow_egress}
+            for needed, required in (
+                (True, ISSUER_EGRESS),
+                (self.review_store_secret is not None, REVIEW_STORE_EGRESS),
+            ):
+                if needed and required not in jobs_egress:
+                    raise ValueError(f"the model loop must reach its {required}: declare a jobsAllowEgress rule "
+                                     f"named {required!r}")  # fmt: skip
         for group in ("allow_ingress", "allow_egress", "jobs_allow_egress", "client_namespaces"):
             names = [item.name for item in getattr(self, group)]
             duplicates = sorted({n for n in names if names.count(n) > 1})

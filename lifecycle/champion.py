@@ -65,3 +65,32 @@ def champion_tag(contract: Contract) -> str:
             "serving model with `slipway loop reconcile`"
         )
     return str(champion["tag"])
+
+
+def pin_stack(stack: str, model: dict[str, Any]) -> Path:
+    """Write ``model``'s digest and signature into ``Pulumi.<stack>.yaml`` for the next `pulumi up`
+    (the server refuses any other model: ``SLIPWAY_MODEL_DIGEST``). The image must carry the model:
+    ``SLIPWAY_MODEL=<tag> slipway image build --stack <stack>`` packages and pins it in one step."""
+    from infra.render import find_project_dir
+    from infra.stack_file import set_stack_values
+
+    path = find_project_dir(Path.cwd()) / f"Pulumi.{stack}.yaml"
+    set_stack_values(path, {"modelArtifactDigest": str(model["digest"]), "modelSignature": str(model["signature"])})
+    return path
+
+
+def rollback(contract: Contract, *, reason: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The previous champion serves again (recorded as a new entry); answers (from, to)."""
+    from bentos.classifier.artifact import load_verified
+    from slipway.signing import KeyStore
+
+    champion = current_champion(contract)
+    if champion is None or not champion.get("previous"):
+        raise UsageError(f"contract {contract.name} has no previous champion to roll back to")
+    previous = champion["previous"]
+    model = load_verified(str(previous["tag"]), public_key=KeyStore.default().public_key_path,
+                          expected_digest=str(previous["digest"]))  # fmt: skip
+    record_champion(contract, model, reason=f"rollback: {reason}")
+    return {k: champion[k] for k in ("tag", "digest", "signature")}, {
+        k: previous[k] for k in ("tag", "digest", "signature")
+    }

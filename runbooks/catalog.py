@@ -67,6 +67,7 @@ class FailureMode(_Strict):
     drill: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="the drill that rehearses this failure")
     expr: str | None = None
     for_: str | None = Field(None, alias="for", pattern=DURATION)
+    keep_firing_for: str | None = Field(None, pattern=DURATION, description="hysteresis: firing this long after")
     signal: str | None = Field(None, description="how a failure without an alert shows itself (e.g. in CI)")
     summary: str
     description: str

@@ -57,6 +57,8 @@ def _bullets(items: list[str], numbered: bool = False) -> str:
 def _page(catalog: Catalog, mode: FailureMode) -> str:
     if mode.is_alert:
         trigger = f"`{' '.join(str(mode.expr).split())}` for {mode.for_}"
+        if mode.keep_firing_for:
+            trigger += f", and it keeps firing {mode.keep_firing_for} after it stops being true"
         facts = [("Severity", mode.severity), ("Fires when", trigger)]
     else:
         facts = [("Severity", mode.severity), ("Shows as", _md(str(mode.signal)))]
@@ -168,6 +170,7 @@ def _rules(catalog: Catalog) -> dict[str, Any]:
             "alert": mode.alert,
             "expr": str(mode.expr).strip(),
             "for": mode.for_,
+            **({"keep_firing_for": mode.keep_firing_for} if mode.keep_firing_for else {}),
             "labels": _labels(mode),
             "annotations": _annotations(catalog, mode),
         }

@@ -135,3 +135,35 @@ class AuditTrail:
                 raise AuditChainBroken(f"{self.path}:{number}: sequence {record.get('seq')} where {count + 1} expected")
             previous, count = claimed, count + 1
         return count
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def append_signed(trail: AuditTrail, keys: Any, event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Append a record whose data is signed with ``keys`` (a ``slipway.signing.KeyStore``): the
+    chain shows nothing was removed or moved, the signature that the kit's key wrote it."""
+    signed = {**data, "signed_by": keys.signing_fingerprint()}
+    signed["record_signature"] = keys.sign(_canonical(signed))
+    return trail.append(event, signed)
+
+
+def verify_signed(trail: AuditTrail, public_key: Path) -> int:
+    """How many records carry a valid signature; raise SignatureInvalid at the first that does not."""
+    from slipway.signing import SignatureInvalid, verify
+
+    records = trail.records()
+    for record in records:
+        data = dict(record["data"])
+        signature = data.pop("record_signature", None)
+        where = f"{trail.path} record {record['seq']} ({record['event']})"
+        if not isinstance(signature, str):
+            raise SignatureInvalid(f"{where} is not signed")
+        try:
+            verify(public_key, _canonical(data), signature)
+        except SignatureInvalid:
+            raise SignatureInvalid(
+                f"{where}: its signature does not verify under the trusted public key (altered, or another key)"
+            ) from None
+    return len(records)

@@ -29,6 +29,9 @@ COMMANDS = {  # command → "module:attribute" of the package that owns it
     "train": "lifecycle.cli:train",
     "model": "lifecycle.cli:model",
     "evaluate": "lifecycle.evaluate_cli:evaluate_command",
+    "promote": "lifecycle.promote_cli:promote",
+    "rollback": "lifecycle.promote_cli:rollback_command",
+    "loop": "lifecycle.loop_cli:loop",
     "serve": "bentos.cli:serve",
     "review": "bentos.cli:review",
     "drift": "bentos.cli:drift",
@@ -87,6 +90,8 @@ def audit_verify(name: str) -> None:
     \b
     Examples:
       slipway audit verify exemptions
+      slipway audit verify reviews
+      slipway audit verify promotions     # also checks each record's signature
 
     \b
     Exit codes:
@@ -106,9 +111,15 @@ def audit_verify(name: str) -> None:
             trail = open_review_audit(settings, settings.load_contract())
     count = trail.verify()
     actors = trail.actors()
+    signed = None
+    if name == "promotions":  # every promotion record is signed by the kit's key as well
+        from slipway.audit import verify_signed
+        from slipway.signing import KeyStore
+
+        signed = verify_signed(trail, KeyStore.default().public_key_path)
     emit(
-        {"trail": str(trail.path), "records": count, "intact": True, "actors": actors},
-        [f"{trail.path}: {count} record(s), chain intact"]
+        {"trail": str(trail.path), "records": count, "intact": True, "actors": actors, "signed": signed},
+        [f"{trail.path}: {count} record(s), chain intact" + (f", {signed} signatures valid" if signed else "")]
         + [f"  {a['event']:<16} {a['subject']} ({a['issuer']}): {a['records']}" for a in actors],
     )
 

@@ -42,11 +42,13 @@ def run_slipway(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """A real `slipway serve` on 127.0.0.1 and a free port, ready, and always stopped; its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def serving(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[str]:
+    """A real `slipway serve` on 127.0.0.1 and ``port`` (default: a free one), ready, and always
+    stopped; its URL."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:
         process = subprocess.Popen(

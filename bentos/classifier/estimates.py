@@ -49,6 +49,9 @@ class PerformanceEstimate:
     def observe(self, probabilities: np.ndarray[Any, Any], *, auto: np.ndarray[Any, Any]) -> None:
         """``probabilities``: one row per answered record, columns in the model's class order;
         ``auto``: which of them were decided without a person."""
+        if len(probabilities) == 1:  # the common request: plain floats, no array work
+            self._observe_one([float(p) for p in probabilities[0]], bool(auto[0]))
+            return
         predicted = np.argmax(probabilities, axis=1)
         confidence = probabilities[np.arange(len(predicted)), predicted]
         for scope, members in (("all", np.ones(len(predicted), dtype=bool)), ("auto", np.asarray(auto, dtype=bool))):
@@ -63,3 +66,13 @@ class PerformanceEstimate:
                 sums = probabilities[members & (predicted == k)].sum(axis=0)
                 for j, cell in enumerate(self._cells[scope][k]):
                     cell.inc(float(sums[j]))
+
+    def _observe_one(self, row: list[float], auto: bool) -> None:
+        k = max(range(len(row)), key=row.__getitem__)
+        confidence = row[k]
+        for scope in ("all", "auto") if auto else ("all",):
+            self._records[scope].inc()
+            self._correct[scope].inc(confidence)
+            self._variance[scope].inc(confidence * (1.0 - confidence))
+            for cell, p in zip(self._cells[scope][k], row, strict=True):
+                cell.inc(p)

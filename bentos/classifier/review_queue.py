@@ -144,6 +144,15 @@ class ReviewItem:
         }
 
 
+def kind_condition(audit: bool | None) -> str:
+    """The SQL condition (both stores) that keeps audit cases, routed cases, or both."""
+    return "" if audit is None else " AND sample_rate IS NOT NULL" if audit else " AND sample_rate IS NULL"
+
+
+def kind_name(audit: bool | None) -> str:
+    return "all" if audit is None else "audit" if audit else "routed"
+
+
 def review_id_for(request_id: str, item: int) -> str:
     return "rv-" + hashlib.sha256(f"{request_id}\0{item}".encode()).hexdigest()[:20]
 
@@ -531,12 +540,15 @@ class ReviewQueue:
             count, oldest = db.execute("SELECT COUNT(*), MIN(created) FROM reviews WHERE status = 'pending'").fetchone()
         return int(count), (time.time() - oldest) if oldest is not None else 0.0
 
-    def resolved_records(self, *, exporter: Identity) -> Iterator[dict[str, Any]]:
-        """Resolved reviews as labelled training records (features decrypted; the export is audited)."""
+    def resolved_records(self, *, exporter: Identity, audit: bool | None = None) -> Iterator[dict[str, Any]]:
+        """Resolved reviews as labelled training records (features decrypted; the export is audited).
+        ``audit``: only the random audit sample (True), only routed cases (False), or both (None)."""
         with self._connect() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute("SELECT * FROM reviews WHERE status = 'resolved' ORDER BY resolved, review_id").fetchall()
-        self.audit.append("review.exported", {"records": len(rows), **exporter.audit_fields()})
+            rows = db.execute(f"SELECT * FROM reviews WHERE status = 'resolved'{kind_condition(audit)} "
+                              "ORDER BY resolved, review_id").fetchall()  # fmt: skip
+        self.audit.append("review.exported", {"records": len(rows), "kind": kind_name(audit),
+                                              **exporter.audit_fields()})  # fmt: skip
         for row in rows:
             yield {
                 self.contract.key.field: row["review_id"],

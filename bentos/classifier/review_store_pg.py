@@ -36,6 +36,8 @@ from bentos.classifier.review_queue import (
     ReviewItem,
     ReviewNotFound,
     ReviewStoreUnavailable,
+    kind_condition,
+    kind_name,
     review_id_for,
 )
 from slipway.audit import GENESIS, AuditChainBroken, AuditTrail, _digest, actors_of
@@ -282,10 +284,12 @@ class PostgresReviewQueue:
         note = None if row["note"] is None else self._decrypt(row["note"]).decode()
         return _item(row), json.loads(self._decrypt(row["payload"])), note
 
-    def resolved_records(self, *, exporter: Identity) -> Iterator[dict[str, Any]]:
+    def resolved_records(self, *, exporter: Identity, audit: bool | None = None) -> Iterator[dict[str, Any]]:
         with self._transaction() as db:
-            rows = db.execute("SELECT * FROM reviews WHERE status = 'resolved' ORDER BY resolved, review_id").fetchall()
-            self.audit.append_in(db, "review.exported", {"records": len(rows), **exporter.audit_fields()})
+            rows = db.execute(f"SELECT * FROM reviews WHERE status = 'resolved'{kind_condition(audit)} "
+                              "ORDER BY resolved, review_id").fetchall()  # fmt: skip
+            self.audit.append_in(db, "review.exported", {"records": len(rows), "kind": kind_name(audit),
+                                                         **exporter.audit_fields()})  # fmt: skip
         for row in rows:
             yield {self.contract.key.field: row["review_id"], **json.loads(self._decrypt(row["payload"])),
                    self.contract.label.field: row["label"]}  # fmt: skip

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry
 
-from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_served
+from bentos.classifier.artifact import ArtifactRejected, VerifiedModel, check_card, load_served, load_verified
 from bentos.classifier.drift import DriftMonitor
 from bentos.classifier.estimates import PerformanceEstimate
 from bentos.classifier.inputs import InputBatch
@@ -36,6 +36,7 @@ from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailabl
 from bentos.classifier.review_store import ReviewStore, open_review_store
 from bentos.classifier.routing import AUDIT, OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
+from bentos.classifier.shadow import ShadowRunner
 from slipway.contract import Contract
 from slipway.errors import SlipwayError
 from slipway.identity import Forbidden, Identity
@@ -52,6 +53,27 @@ def _log(event: str, level: int = logging.INFO, **fields: Any) -> None:
         logger.log(level, json.dumps({"event": event, **fields}, default=str, sort_keys=True))
 
 
+def _shadow(
+    settings: ServerSettings, contract: Contract, champion: VerifiedModel, registry: CollectorRegistry
+) -> ShadowRunner | None:
+    """The challenger named by SLIPWAY_SHADOW_MODEL, verified like the champion; a refused one is
+    logged and left out (it must never stop the champion serving)."""
+    if not settings.shadow_model:
+        return None
+    try:
+        model = load_verified(settings.shadow_model, public_key=settings.public_key_path(),
+                              expected_digest=settings.shadow_model_digest, bento=settings.bento)  # fmt: skip
+        check_card(model, contract)
+    except (ArtifactRejected, SlipwayError) as exc:
+        logger.error("shadow model refused: %s", exc)
+        return None
+    if model.card["classes"] != champion.card["classes"]:
+        logger.error("shadow model refused: %s answers other classes than %s", model.tag, champion.tag)
+        return None
+    _log("shadow.verified", model=model.tag, digest=model.digest)
+    return ShadowRunner(model, registry)
+
+
 @dataclass
 class ModelRuntime:
     settings: ServerSettings
@@ -64,6 +86,7 @@ class ModelRuntime:
     policy: RoutingPolicy | None = None
     drift: DriftMonitor | None = None
     estimate: PerformanceEstimate | None = None
+    shadow: ShadowRunner | None = None
     info: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -106,6 +129,7 @@ class ModelRuntime:
         calibration = (model.card.get("metrics") or {}).get("calibration") or {}
         metrics.estimate_calibration_ok.set(1 if calibration.get("ok") else 0)
         metrics.accuracy_floor.set(contract.min_accuracy)
+        runtime.shadow = _shadow(settings, contract, model, registry)
         runtime.info = {"name": model.tag.split(":")[0], "version": model.version, "digest": model.digest}
         metrics.model_info.labels(**runtime.info).set(1)
         metrics.model_verified.set(1)
@@ -151,6 +175,8 @@ class ModelRuntime:
             self.drift.observe(batch.numbers, batch.categories, probabilities)
         if self.estimate is not None:
             self.estimate.observe(probabilities, auto=np.array([r["decision"] == "auto" for r in results]))
+        if self.shadow is not None:
+            self.shadow.observe(request_id, batch, [r["prediction"] for r in results])
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",

@@ -14,6 +14,7 @@
 | SLIPWAY_REVIEW_FOUR_EYES | true | cases of a high-stakes class need two decisions by two different people |
 | SLIPWAY_REVIEW_SLA_SECONDS | 14400 | time a case may wait for a person (the review page counts down) |
 | SLIPWAY_CONFIDENCE_THRESHOLD | from the model card | minimum calibrated confidence for an automatic decision |
+| SLIPWAY_SHADOW_MODEL / _DIGEST | unset | a challenger answering in shadow (logged, never returned), verified |
 | SLIPWAY_AUDIT_SAMPLE_RATE | 0.02 | share of automatic decisions also sent to review at random, as audit cases |
 | SLIPWAY_MAX_BATCH | 256 | most records in one request |
 | SLIPWAY_DRIFT_WINDOW / SLIPWAY_DRIFT_MIN_SAMPLES | 500 / 100 | live drift window and its minimum |
@@ -50,6 +51,8 @@ class ServerSettings(BaseSettings):
     review_sla_seconds: float = Field(4 * 3600.0, gt=0)
     confidence_threshold: float | None = Field(None, gt=0.5, lt=1.0)
     audit_sample_rate: float = Field(0.02, ge=0.0, le=1.0)
+    shadow_model: str | None = None
+    shadow_model_digest: str | None = None
     max_batch: int = Field(256, ge=1, le=10_000)
     drift_window: int = Field(500, ge=10)
     drift_min_samples: int = Field(100, ge=1)

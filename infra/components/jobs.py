@@ -3,7 +3,9 @@
 - ``pipeline``: ``slipway pipeline run`` on a schedule (resilient ETL into the shared volume);
 - ``drift-report``: ``slipway drift report`` over the latest pipeline output;
 - ``retrain``: ``slipway train``, created suspended so that retraining is a deliberate act
-  (``kubectl patch cronjob retrain -p '{"spec":{"suspend":false}}'`` or a one-off Job from it).
+  (``kubectl patch cronjob retrain -p '{"spec":{"suspend":false}}'`` or a one-off Job from it);
+- ``model-loop``: ``slipway loop reconcile`` (when ``loopPrometheus`` is set), with its own access
+  token from ``loopTokenSecret``, egress to that Prometheus, the issuer and the review store.
 
 All three share a PersistentVolumeClaim mounted as ``$SLIPWAY_HOME`` and egress only to the data
 sources declared in ``jobsAllowEgress``.
@@ -49,8 +51,11 @@ class JobSpec:
     schedule: str
     command: tuple[str, ...]
     suspend: bool = False
-    signs: bool = False  # mounts the signing key (retraining only)
+    signs: bool = False  # mounts the signing key (retraining and the loop only)
     run_after: str | None = None  # what must have run first (read by `slipway rehearse`)
+    env: tuple[tuple[str, str], ...] = ()
+    token_secret: str | None = None  # a Secret whose `token` becomes $SLIPWAY_TOKEN (the loop's identity)
+    review_store_secret: str | None = None  # a Secret whose `dsn` becomes $SLIPWAY_REVIEW_QUEUE
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,41 @@ class JobsArgs:
                     run_after="pipeline",  # it reads the pipeline's output
                 ),
                 JobSpec("retrain", s.retrain_schedule, ("slipway", "train"), suspend=True, signs=True),
+                *_loop_job(s),
             ),
-            allow_egress=(*s.jobs_allow_egress, *_pushgateway_egress(s)),
+            allow_egress=(*s.jobs_allow_egress, *_pushgateway_egress(s), *_prometheus_egress(s)),
             managed_namespaces=managed_namespaces,
             keys_secret=s.keys_secret,
             signing_key_secret=s.signing_key_secret,
             model_digest=s.model_artifact_digest,
             pushgateway=s.pushgateway,
         )
+
+
+def _loop_job(s: StackSettings) -> tuple[JobSpec, ...]:
+    """``slipway loop reconcile`` on a schedule, when the stack names the Prometheus it reads."""
+    if s.loop_prometheus is None:
+        return ()
+    from infra.components.model_service import auth_env
+
+    return (
+        JobSpec(
+            "model-loop",
+            s.loop_schedule,
+            ("slipway", "loop", "reconcile"),
+            signs=True,  # it trains candidates and signs promotion records
+            env=(("SLIPWAY_LOOP_PROMETHEUS_URL", s.loop_prometheus), *auth_env(s)),
+            token_secret=s.loop_token_secret,
+            review_store_secret=s.review_store_secret,
+        ),
+    )
+
+
+def _prometheus_egress(s: StackSettings) -> tuple[AllowRule, ...]:
+    if s.loop_prometheus is None:
+        return ()
+    port = int(s.loop_prometheus.rsplit(":", 1)[1])
+    return (AllowRule(name="prometheus", namespace=s.monitoring_namespace, ports=(PortSpec(port=port),)),)
 
 
 def _pushgateway_egress(s: StackSettings) -> tuple[AllowRule, ...]:
@@ -184,13 +216,18 @@ class Jobs(pulumi.ComponentResource):
         )
 
 
-def _job_env(args: JobsArgs) -> list[core.EnvVarArgsDict]:
+def _job_env(args: JobsArgs, job: JobSpec) -> list[core.EnvVarArgsDict]:
     variables: list[core.EnvVarArgsDict] = [
         *hardening.COMPLIANCE_ENV,
         env("SLIPWAY_HOME", STATE_PATH),
         env("SLIPWAY_KEYS", KEYS_PATH),
         env("BENTOML_HOME", JOB_BENTOML_HOME),
+        *(env(name, value) for name, value in job.env),
     ]
+    for name, secret, key in (("SLIPWAY_TOKEN", job.token_secret, "token"),
+                              ("SLIPWAY_REVIEW_QUEUE", job.review_store_secret, "dsn")):  # fmt: skip
+        if secret is not None:
+            variables.append({"name": name, "value_from": {"secret_key_ref": {"name": secret, "key": key}}})
     if args.model_digest:  # the drift job compares against the model being served
         variables.append(env("SLIPWAY_MODEL_DIGEST", args.model_digest))
     if args.pushgateway:
@@ -211,7 +248,7 @@ def _job_pod(args: JobsArgs, job: JobSpec) -> core.PodSpecArgsDict:
                 "image": args.image,
                 "image_pull_policy": "IfNotPresent",
                 "command": list(job.command),
-                "env": _job_env(args),
+                "env": _job_env(args, job),
                 "resources": {
                     "requests": {"cpu": "250m", "memory": "512Mi"},
                     "limits": {"cpu": "1", "memory": "1Gi"},

@@ -76,7 +76,7 @@ class ModelServiceArgs:
             review_route=s.review_route,
             review_store_secret=s.review_store_secret,
             keys_secret=s.keys_secret,
-            auth_env=_auth_env(s),
+            auth_env=auth_env(s),
             replicas=s.model_replicas,
             max_replicas=s.model_max_replicas,
             cpu_request=s.model_cpu_request,
@@ -242,7 +242,7 @@ def _review_queue_env(args: ModelServiceArgs) -> core.EnvVarArgsDict:
     }
 
 
-def _auth_env(s: StackSettings) -> tuple[tuple[str, str], ...]:
+def auth_env(s: StackSettings) -> tuple[tuple[str, str], ...]:
     """Whom the server trusts (slipway/identity/settings.py); no issuer: every review request is refused."""
     if s.auth_issuer is None or s.auth_jwks_url is None:
         return ()

@@ -29,8 +29,8 @@ BENTOML_PORT_RACE = "zmq.error.ZMQError: Address already in use"
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, **env}
         self._log = log.open("ab")
@@ -76,8 +76,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(env: dict[str, str], log: Path) -> Iterator[Server]:
-    server = Server(env, log)
+def running(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[Server]:
+    server = Server(env, log, port)
     try:
         yield server
     finally:

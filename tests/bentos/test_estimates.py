@@ -61,3 +61,17 @@ def test_on_held_out_cases_the_estimate_meets_the_realized_accuracy_within_its_e
     assert abs(estimated - realized) <= 3 * error, (estimated, realized, error)
     assert _value(registry, "slipway_estimate_calibration_ok") == 1.0
     assert _value(registry, "slipway_accuracy_floor") == WDBC.min_accuracy
+
+
+def test_one_record_requests_count_exactly_as_batches_do() -> None:
+    batch, single = CollectorRegistry(), CollectorRegistry()
+    rows = np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
+    auto = np.array([True, False, True])
+    PerformanceEstimate(ServiceMetrics(batch, classes=("a", "b")), ["a", "b"]).observe(rows, auto=auto)
+    one = PerformanceEstimate(ServiceMetrics(single, classes=("a", "b")), ["a", "b"])
+    for row, decided in zip(rows, auto, strict=True):
+        one.observe(row[None, :], auto=np.array([decided]))
+    for metric in batch.collect():
+        for sample in metric.samples:
+            if sample.name.startswith("slipway_estimated"):
+                assert math.isclose(single.get_sample_value(sample.name, sample.labels) or 0.0, sample.value), sample

@@ -132,3 +132,38 @@ def test_an_incomplete_or_weak_issuer_setting_is_refused(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         render("dev", **overrides)
+
+
+KEYCLOAK = "https://kc.example.org/realms/ml"
+LOOP_STACK = {
+    "authIssuer": KEYCLOAK, "authJwksUrl": f"{KEYCLOAK}/protocol/openid-connect/certs",
+    "allowEgress": [{"name": "identity-provider", "cidr": "10.40.0.0/24", "ports": [{"port": 443}]}],
+    "jobsAllowEgress": [{"name": "identity-provider", "cidr": "10.40.0.0/24", "ports": [{"port": 443}]}],
+    "loopPrometheus": "http://prometheus-operated.monitoring.svc:9090", "loopTokenSecret": "slipway-loop-token",
+}  # fmt: skip
+
+
+def test_the_model_loop_runs_as_its_own_subject_and_reaches_only_prometheus_and_the_issuer(render: RenderFn) -> None:
+    assert "model-loop" not in {c["metadata"]["name"] for c in of_kind(render("dev"), "CronJob")}  # off by default
+    manifests = render("dev", **LOOP_STACK)
+    (loop,) = [c for c in of_kind(manifests, "CronJob") if c["metadata"]["name"] == "model-loop"]
+    pod = loop["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = _container(pod)
+    assert container["command"] == ["slipway", "loop", "reconcile"] and loop["spec"]["schedule"] == "*/30 * * * *"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["SLIPWAY_LOOP_PROMETHEUS_URL"]["value"] == "http://prometheus-operated.monitoring.svc:9090"
+    assert env["SLIPWAY_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "slipway-loop-token", "key": "token"}
+    assert env["SLIPWAY_AUTH_ISSUER"]["value"] == KEYCLOAK
+    (egress,) = [p["spec"] for p in of_kind(manifests, "NetworkPolicy") if p["metadata"]["name"].endswith("prometheus")]
+    assert egress["egress"][0]["ports"] == [{"port": 9090, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [("loopTokenSecret", "set loopTokenSecret"), ("jobsAllowEgress", "jobsAllowEgress rule named 'identity-provider'")],
+)
+def test_a_model_loop_without_its_identity_or_its_way_to_the_issuer_is_refused(
+    render: RenderFn, drop: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        render("dev", **{k: v for k, v in LOOP_STACK.items() if k != drop})

@@ -15,7 +15,9 @@ import yaml
 from prometheus_client import CollectorRegistry, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from bentos.classifier.labels import LabelStatistics
 from bentos.classifier.metrics import ServiceMetrics
+from lifecycle.loop import LoopState, loop_registry
 from lifecycle.training_metrics import training_registry
 from runbooks.generate import RULES, RUNBOOKS
 from slipway.signing import KeyStore
@@ -46,7 +48,7 @@ def _read_by_alerts() -> set[str]:
 
 def _slipway_exported(tmp_path: Path) -> set[str]:
     service = CollectorRegistry()
-    ServiceMetrics(service, queue_depth=lambda: (0, 0.0))
+    ServiceMetrics(service, queue_depth=lambda: (0, 0.0)).watch_labels(LabelStatistics)
     jobs_home = tmp_path / "home"
     KeyStore(jobs_home / "keys").generate()
     run = subprocess.run(
@@ -57,7 +59,8 @@ def _slipway_exported(tmp_path: Path) -> set[str]:
     assert run.returncode == 3, run.stderr  # the samples include an offline source
     pipeline = text_string_to_metric_families((tmp_path / "pipeline/metrics/pipeline.prom").read_text())
     training = training_registry("rejected", 0.5, 1_700_000_000.0)
-    return _names(service.collect()) | _names(pipeline) | _names(training.collect())
+    loop = loop_registry(LoopState.load(tmp_path / "loop"), needs_person=True)
+    return _names(service.collect()) | _names(pipeline) | _names(training.collect()) | _names(loop.collect())
 
 
 def test_every_slipway_metric_in_an_alert_is_exported(tmp_path: Path) -> None:

@@ -1,0 +1,106 @@
+"""A real Prometheus (Debian's package) on 127.0.0.1 evaluating the kit's generated alert rules
+against given scrape targets, always stopped: what `make demo`'s loop step and the tests use.
+
+The rules are the committed ``runbooks/alerts/slipway.rules.yaml`` with every ``for`` and
+``keep_firing_for`` set to zero and a one-second evaluation interval: the expressions and
+thresholds are the real ones, only the waiting is taken out so a rehearsal does not sit through
+30 minutes.
+
+Usage::
+
+    with local_prometheus(["127.0.0.1:3000"], Path("build/prometheus")) as prometheus:
+        prometheus.wait_for(lambda p: "AuditAccuracyLow" in p.firing(), "AuditAccuracyLow firing")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+RULES = Path(__file__).resolve().parent / "alerts" / "slipway.rules.yaml"
+
+
+class LocalPrometheus:
+    def __init__(self, url: str, log: Path) -> None:
+        self.url, self.log = url, log
+
+    def _get(self, path: str, **params: str) -> Any:
+        return httpx.get(f"{self.url}{path}", params=params, timeout=5).json()["data"]
+
+    def firing(self) -> set[str]:
+        return {a["labels"]["alertname"] for a in self._get("/api/v1/alerts")["alerts"] if a["state"] == "firing"}
+
+    def value(self, query: str) -> float | None:
+        result = self._get("/api/v1/query", query=query)["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    def wait_for(self, condition: Callable[[LocalPrometheus], bool], what: str, timeout: float = 90.0) -> None:
+        """Poll the condition (scrapes and rule evaluations happen every second), or fail saying what."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                if condition(self):
+                    return
+            time.sleep(0.5)
+        raise TimeoutError(f"Prometheus: {what} not within {timeout} s; firing: {sorted(self.firing())}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _rules_without_waiting() -> dict[str, Any]:
+    rules: dict[str, Any] = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+            rule.pop("keep_firing_for", None)
+    return rules
+
+
+@contextlib.contextmanager
+def local_prometheus(targets: list[str], workdir: Path) -> Iterator[LocalPrometheus]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "rules.yaml").write_text(yaml.safe_dump(_rules_without_waiting()))
+    config = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+              "rule_files": [str(workdir / "rules.yaml")],
+              "scrape_configs": [{"job_name": "classifier", "static_configs": [{"targets": targets}]}]}  # fmt: skip
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port, log = _free_port(), workdir / "prometheus.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d"],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        running = LocalPrometheus(f"http://127.0.0.1:{port}", log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"prometheus exited: {log.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{running.url}/-/ready", timeout=2).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"prometheus not ready: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+            yield running
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
