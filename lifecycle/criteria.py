@@ -12,10 +12,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from slipway.errors import UsageError
+from slipway.yamlfiles import read_yaml
 
 DEFAULT = Path(__file__).resolve().parent / "promotion.yaml"
 
@@ -80,12 +80,7 @@ class PromotionCriteria(_Strict):
 
 def load_criteria(path: Path | None) -> PromotionCriteria:
     path = path or DEFAULT
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the promotion criteria ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not YAML ({exc})") from None
+    raw = read_yaml(path, "promotion criteria")
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: the promotion criteria must be a mapping")
     try:

@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import yaml
 
+from slipway.processes import stop_group, wait_until_answering
+
 RULES = Path(__file__).resolve().parent / "alerts" / "slipway.rules.yaml"
 
 
@@ -86,21 +88,7 @@ def local_prometheus(targets: list[str], workdir: Path) -> Iterator[LocalPrometh
         )  # fmt: skip
         running = LocalPrometheus(f"http://127.0.0.1:{port}", log)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"prometheus exited: {log.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{running.url}/-/ready", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"prometheus not ready: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
+            wait_until_answering(process, f"{running.url}/-/ready", what="prometheus", log=log, timeout=60)
             yield running
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_group(process, grace=20)

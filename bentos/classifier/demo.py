@@ -13,11 +13,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 
 from slipway.contract import load_contract
 from slipway.identity.dev_issuer import DevIssuer
+from slipway.processes import ProcessNotReady, stop_group, wait_until_answering
 
 FEATURE_NAMES = load_contract("wdbc").input_names
 
@@ -59,25 +58,12 @@ def serving(env: dict[str, str], log: Path, port: int | None = None) -> Iterator
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"demo: the server exited; see {log}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"demo: the server was not ready within 120 s; see {log}")
-                time.sleep(0.25)
+            wait_until_answering(process, f"{url}/readyz", what="demo: the server", log=log)
             yield url
+        except ProcessNotReady as exc:
+            raise SystemExit(str(exc)) from None
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            stop_group(process)
 
 
 def _cases() -> list[tuple[str, Any]]:

@@ -1,0 +1,57 @@
+"""Local helper processes (a model server, a Prometheus) started for a demo or a rehearsal: wait
+until one answers over HTTP, and always stop its whole process group.
+
+Usage::
+
+    process = subprocess.Popen([...], start_new_session=True)
+    try:
+        wait_until_answering(process, "http://127.0.0.1:3000/readyz", what="the server", log=log)
+        ...
+    finally:
+        stop_group(process)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from slipway.errors import SlipwayError
+
+
+class ProcessNotReady(SlipwayError):
+    """The process exited or did not answer in time (its log says why)."""
+
+
+def wait_until_answering(
+    process: subprocess.Popen[bytes], url: str, *, what: str, log: Path, timeout: float = 120.0
+) -> None:
+    """Poll ``url`` until it answers 200: the condition, not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise ProcessNotReady(f"{what} exited; see {log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise ProcessNotReady(f"{what} was not ready within {timeout:.0f} s; see {log}")
+        time.sleep(0.2)
+
+
+def stop_group(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM to the process group (a server's workers too), SIGKILL after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
