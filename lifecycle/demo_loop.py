@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +63,16 @@ class Demo:
         return outcome
 
 
-def _label_everything(url: str, token: Path, truth: dict[tuple[str, int], str]) -> int:
+def _label_everything(url: str, token: Path, truth: dict[tuple[str, int], str], timeout: float = 120.0) -> int:
+    """dr.review decides every case with the world's truth until every record sent is decided (each
+    is routed or, at an audit rate of 1, audited; audit copies are stored off the request path)."""
     headers = {"Authorization": f"Bearer {token.read_text()}"}
-    decided = 0
+    decided, deadline = 0, time.monotonic() + timeout
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        while items := client.post("/review/pending", json={"limit": 200}).json()["items"]:
-            for item in items:
+        while decided < len(truth):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo: only {decided} of {len(truth)} cases reached the review queue")
+            for item in client.post("/review/pending", json={"limit": 200}).json()["items"]:
                 claimed = client.post("/review/claim", json={"review_id": item["review_id"]}).json()
                 client.post("/review/resolve", json={"review_id": item["review_id"], "version": claimed["version"],
                                                      "label": truth[(item["request_id"], item["item"])],

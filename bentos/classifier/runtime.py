@@ -19,7 +19,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,24 +204,51 @@ class ModelRuntime:
             return list(records), None
         return [record], None
 
+    def _audit_sample(
+        self, request_id: str, index: int, values: dict[str, Any], assessment: Assessment, rate: float
+    ) -> None:
+        """Queue a copy of an automatic decision for a person to label, off the request path: the
+        answer is automatic and final whatever becomes of the copy (a lost copy only thins the sample,
+        and is counted)."""
+        assert self.model is not None and self.queue is not None
+        queue, model = self.queue, self.model
+
+        def store() -> None:
+            try:
+                review_id = queue.submit(request_id, index, features=values, prediction=assessment.prediction,
+                                         probability=assessment.confidence, reasons=[AUDIT],
+                                         model_version=model.version, model_digest=model.digest,
+                                         sample_rate=rate).result()  # fmt: skip
+            except ReviewStoreUnavailable as exc:
+                self.metrics.review_write_failures.inc()
+                logger.error("audit sample of %s not stored: %s", request_id, exc)
+                return
+            self.metrics.audit_sampled.inc()
+            _log("audit.sampled", request_id=request_id, item=index, review_id=review_id)
+
+        self._audit_writer.submit(store)
+
+    @functools.cached_property
+    def _audit_writer(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-sample")
+
+    def flush_audit_samples(self, timeout: float = 30.0) -> None:
+        """Wait until every audit copy handed over so far is stored (tests, and shutdown)."""
+        self._audit_writer.submit(lambda: None).result(timeout=timeout)
+
     def _route(
         self, request_id: str, rows: list[dict[str, Any]], assessments: list[Assessment]
     ) -> list[dict[str, Any]]:
         """Queue every routed record of the request at once (one durable group), then answer each."""
         assert self.model is not None
         pending: dict[int, Future[str]] = {}
-        audits: dict[int, Future[str]] = {}
         rate = self.settings.audit_sample_rate
         for index, assessment in enumerate(assessments):
             if OUT_OF_DISTRIBUTION in assessment.reasons:
                 self.metrics.out_of_distribution.inc()
             if not assessment.needs_review:
                 if rate > 0 and self.queue is not None and _SAMPLER.random() < rate:
-                    audits[index] = self.queue.submit(
-                        request_id, index, features=rows[index], prediction=assessment.prediction,
-                        probability=assessment.confidence, reasons=[AUDIT], model_version=self.model.version,
-                        model_digest=self.model.digest, sample_rate=rate,
-                    )  # fmt: skip
+                    self._audit_sample(request_id, index, rows[index], assessment, rate)
                 continue
             for reason in assessment.reasons:
                 self.metrics.reasons.labels(reason=reason).inc()
@@ -236,13 +263,6 @@ class ModelRuntime:
                     model_version=self.model.version,
                     model_digest=self.model.digest,
                 )
-        for index, sampled in audits.items():  # the answer stays automatic whatever becomes of the audit copy
-            try:
-                _log("audit.sampled", request_id=request_id, item=index, review_id=sampled.result())
-                self.metrics.audit_sampled.inc()
-            except ReviewStoreUnavailable as exc:
-                self.metrics.review_write_failures.inc()
-                logger.error("audit sample of %s not stored: %s", request_id, exc)
         results = []
         for index, assessment in enumerate(assessments):
             decision, review_id = "auto", None

@@ -59,6 +59,7 @@ def test_a_sampled_automatic_decision_stays_automatic_and_goes_to_review_as_audi
     runtime = ModelRuntime.start(ServerSettings(), registry, WDBC)
     records, _ = dataset()
     status, answer = runtime.predict({"records": records[:40]}, "req-audit")
+    runtime.flush_audit_samples()  # the copies are stored off the request path
     assert status == 200
     auto = [r for r in answer["results"] if r["decision"] == "auto"]
     assert auto and all(r["final"] and r["review_id"] is None for r in auto)  # nothing tells the caller
@@ -87,6 +88,9 @@ def test_the_review_page_hides_the_models_answer_on_an_audit_case(
     benign = [r for r, m in zip(records, malignant, strict=True) if not m][:20]
     answers = client.post("/predict", json={"records": benign, "request_id": "req-blind"}).json()["results"]
     assert any(a["decision"] == "auto" for a in answers)
+    from bentos.classifier.service import _CURRENT
+
+    _CURRENT[0].runtime.flush_audit_samples()  # the copies are stored off the request path
     dr_a = local_issuer.headers("dr.a", "reviewer")
     queue = client.get("/ui/?reason=audit", headers=dr_a).text
     assert "hidden (audit)" in queue and "benign (" not in queue

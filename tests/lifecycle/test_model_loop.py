@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,16 +86,16 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield partial
 
 
-def _label_everything(url: str, token: Path, truth: dict[tuple[str, int], str]) -> int:
-    """People decide every waiting case with the world's truth (claim, then resolve at that version)."""
+def _label_everything(url: str, token: Path, truth: dict[tuple[str, int], str], timeout: float = 120.0) -> int:
+    """People decide every case with the world's truth (claim, then resolve at that version), until
+    every record sent has been decided: with an audit rate of 1 each is either routed or audited, and
+    the audit copies are stored off the request path, so some arrive while the labelling runs."""
     headers = {"Authorization": f"Bearer {token.read_text()}"}
-    decided = 0
+    decided, deadline = 0, time.monotonic() + timeout
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        while True:
-            items = client.post("/review/pending", json={"limit": 200}).json()["items"]
-            if not items:
-                return decided
-            for item in items:
+        while decided < len(truth):
+            assert time.monotonic() < deadline, f"only {decided} of {len(truth)} cases reached the queue"
+            for item in client.post("/review/pending", json={"limit": 200}).json()["items"]:
                 claimed = client.post("/review/claim", json={"review_id": item["review_id"]}).json()
                 label = truth[(item["request_id"], item["item"])]
                 decision = {"review_id": item["review_id"], "label": label, "version": claimed["version"],
@@ -102,6 +103,7 @@ def _label_everything(url: str, token: Path, truth: dict[tuple[str, int], str]) 
                 resolved = client.post("/review/resolve", json=decision)
                 assert resolved.status_code == 200, resolved.text
                 decided += 1
+    return decided
 
 
 def _scraped(prom: LocalPrometheus) -> None:
