@@ -28,10 +28,12 @@ setup: $(VENV)/.synced  ## install the locked environment into .venv
 # (alert rules, the jobs' metrics), podman + runc + mmdebstrap (the image and the rehearsal) and
 # docker-registry (a real OCI registry on loopback for push tests), postgresql (the shared review store's
 # tests start their own server; its binaries live off PATH in /usr/lib/postgresql) and chromium (the review
-# pages in a real browser, driven by Playwright). One apt-get for whatever is missing.
+# pages in a real browser, driven by Playwright) and prometheus-alertmanager (the drills deliver through it).
+# One apt-get for whatever is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := promtool:prometheus prometheus-pushgateway:prometheus-pushgateway podman:podman runc:runc \
-  mmdebstrap:mmdebstrap docker-registry:docker-registry chromium:chromium
+  mmdebstrap:mmdebstrap docker-registry:docker-registry chromium:chromium \
+  prometheus-alertmanager:prometheus-alertmanager
 system-tools:  ## install the Debian packages the demo and the tests run (those not on PATH)
 	@missing=$$(for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done; \
 	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || echo postgresql); \
@@ -74,6 +76,9 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	$(RUN) slipway runbooks
 	$(RUN) slipway runbooks --check
 	cd runbooks/alerts && promtool check rules slipway.rules.yaml && promtool test rules slipway.rules.test.yaml
+	@echo "== drills: failures injected into real processes, alerts through a real Prometheus + Alertmanager, resolved"
+	$(RUN) slipway drill run watchdog kill-model-server reject-candidate --workdir build/drills \
+	  --json build/reports/drills.json --junit build/reports/drills.xml --format table
 	@echo "== review pages: the demo's queue in a browser, with a sign-in link (waits for Enter at a terminal)"
 	$(RUN) python -m bentos.classifier.demo_pages --workdir build/demo
 

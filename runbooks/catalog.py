@@ -37,14 +37,14 @@ class Series(_Strict):
 
 
 class Case(_Strict):
-    series: list[Series] = Field(min_length=1)
+    series: list[Series] = Field(default_factory=list, description="input series; none for an alert that always fires")
     at: str = Field(pattern=DURATION, description="evaluation time, e.g. 10m")
     labels: dict[str, str] = Field(default_factory=dict, description="labels the alert carries from its expression")
 
 
 class AlertTests(_Strict):
     fires: Case
-    quiet: Case
+    quiet: Case | None = Field(None, description="omitted only for an alert that always fires (expr vector(1))")
 
 
 class Component(_Strict):
@@ -85,6 +85,8 @@ class FailureMode(_Strict):
             raise ValueError("give either expr (an alert) or signal (a failure seen elsewhere), not both")
         if self.expr is not None and (self.for_ is None or self.tests is None):
             raise ValueError("an alert needs `for` and `tests` (fires + quiet)")
+        if self.tests is not None and self.tests.quiet is None and (self.expr or "").strip() != "vector(1)":
+            raise ValueError("an alert needs a quiet test case unless it always fires (expr: vector(1))")
         if self.tests is not None:
             for text in (self.summary, self.description):
                 for label in TEMPLATE.findall(text):

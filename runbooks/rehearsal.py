@@ -1,5 +1,6 @@
 """A real Prometheus (Debian's package) on 127.0.0.1 evaluating the kit's generated alert rules
-against given scrape targets, always stopped: what `make demo`'s loop step and the tests use.
+against given scrape targets, and a real Alertmanager delivering to a webhook, always stopped: what
+`make demo`'s loop step, the drills and the tests use.
 
 The rules are the committed ``runbooks/alerts/slipway.rules.yaml`` with every ``for`` and
 ``keep_firing_for`` set to zero and a one-second evaluation interval: the expressions and
@@ -72,23 +73,70 @@ def _rules_without_waiting() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_prometheus(targets: list[str], workdir: Path) -> Iterator[LocalPrometheus]:
+def local_prometheus(
+    targets: list[str],
+    workdir: Path,
+    *,
+    rules: dict[str, Any] | None = None,
+    alertmanager: str | None = None,
+    jobs: dict[str, list[str]] | None = None,
+) -> Iterator[LocalPrometheus]:
+    """``targets``: scraped as job ``classifier``; ``jobs``: more jobs by name (``pushgateway`` keeps
+    the pushed labels); ``rules``: another rule document (default: the generated rules without their
+    waiting); ``alertmanager``: host:port to send alerts to."""
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "rules.yaml").write_text(yaml.safe_dump(_rules_without_waiting()))
-    config = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-              "rule_files": [str(workdir / "rules.yaml")],
-              "scrape_configs": [{"job_name": "classifier", "static_configs": [{"targets": targets}]}]}  # fmt: skip
+    (workdir / "rules.yaml").write_text(yaml.safe_dump(rules or _rules_without_waiting()))
+    scrape: list[dict[str, Any]] = (
+        [{"job_name": "classifier", "static_configs": [{"targets": targets}]}] if targets else []
+    )
+    for name, addresses in (jobs or {}).items():
+        scrape.append({"job_name": name, "honor_labels": name == "pushgateway",
+                       "static_configs": [{"targets": addresses}]})  # fmt: skip
+    config: dict[str, Any] = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(workdir / "rules.yaml")],
+        "scrape_configs": scrape,
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port, log = _free_port(), workdir / "prometheus.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d"],
+             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
+             "--rules.alert.resend-delay=1s"],
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         running = LocalPrometheus(f"http://127.0.0.1:{port}", log)
         try:
             wait_until_answering(process, f"{running.url}/-/ready", what="prometheus", log=log, timeout=60)
             yield running
+        finally:
+            stop_group(process, grace=20)
+
+
+@contextlib.contextmanager
+def local_alertmanager(webhook: str, workdir: Path) -> Iterator[str]:
+    """A real Alertmanager on 127.0.0.1 (its cluster port off) delivering every alert, and its
+    resolution, to ``webhook`` at once; answers its host:port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "route": {"receiver": "webhook", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1s",
+                  "repeat_interval": "1h"},
+        "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook, "send_resolved": True}]}],
+    }  # fmt: skip
+    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    port, log = _free_port(), workdir / "alertmanager.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",
+             f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+             "--cluster.listen-address="],
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_until_answering(process, f"http://127.0.0.1:{port}/-/ready", what="alertmanager", log=log, timeout=60)
+            yield f"127.0.0.1:{port}"
         finally:
             stop_group(process, grace=20)

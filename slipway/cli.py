@@ -37,6 +37,7 @@ COMMANDS = {  # command → "module:attribute" of the package that owns it
     "drift": "bentos.cli:drift",
     "pipeline": "pipelines.cli:pipeline",
     "runbooks": "runbooks.cli:runbooks",
+    "drill": "runbooks.drills.cli:drill",
     "auth": "slipway.identity.cli:auth",
 }
 

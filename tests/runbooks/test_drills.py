@@ -1,0 +1,56 @@
+"""Drills end to end: real processes, a real Prometheus and Alertmanager, a webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from runbooks.catalog import load_catalog
+from runbooks.drills.library import DRILLS
+from runbooks.drills.rules import drill_rules, scale_window
+from tests.conftest import SLIPWAY
+
+
+def test_the_drill_rules_scale_waits_and_windows_together() -> None:
+    assert scale_window("rate(x[1h]) / rate(y[15m]) + increase(z[24h])", 600) == (
+        "rate(x[6s]) / rate(y[5s]) + increase(z[144s])"  # 15m/600 = 1.5 s is raised to the 5 s floor
+    )
+    rules = {r["alert"]: r for r in drill_rules()["groups"][0]["rules"]}
+    assert rules["AuditAccuracyLow"]["for"] == "3s" and rules["AuditAccuracyLow"]["keep_firing_for"] == "6s"
+    assert rules["Watchdog"]["expr"] == "vector(1)"
+
+
+def test_every_drill_is_the_one_its_failure_mode_names() -> None:
+    modes = {m.alert: m for m in load_catalog().failure_modes}
+    for name, drill in DRILLS.items():
+        assert drill.alert == "Watchdog" or modes[drill.alert].drill == name, name
+
+
+@pytest.mark.slow
+def test_drills_fire_through_alertmanager_and_resolve_after_the_mitigation(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [SLIPWAY, "drill", "run", "watchdog", "kill-model-server", "reject-candidate", "--workdir", str(tmp_path / "w"),
+         "--json", str(tmp_path / "drills.json"), "--junit", str(tmp_path / "drills.xml")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    records = {r["drill"]: r for r in json.loads((tmp_path / "drills.json").read_text())}
+    assert result.returncode == 0, [(r["drill"], r["error"]) for r in records.values()]
+    for record in records.values():
+        assert record["passed"] and record["fired_after"] is not None
+        assert record["notification"]["annotations"]["summary"]
+    assert records["kill-model-server"]["resolved_after"] is not None
+    assert records["kill-model-server"]["notification"]["annotations"]["runbook_url"].endswith(
+        "/model-server/ModelServerDown.md"
+    )
+    assert records["reject-candidate"]["notification"]["labels"]["severity"] == "warning"
+    suite = ET.parse(tmp_path / "drills.xml").getroot()
+    assert suite.get("tests") == "3" and suite.get("failures") == "0"
+
+
+def test_an_unknown_drill_is_a_clear_error() -> None:
+    result = subprocess.run([SLIPWAY, "drill", "run", "no-such-drill"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "no drill no-such-drill" in result.stderr and "Traceback" not in result.stderr
