@@ -11,11 +11,13 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,11 +45,14 @@ class DrillContext:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.server_port, self.pushgateway_port = free_port(), free_port()
+        self.server_port, self.pushgateway_port, self.feed_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, "SLIPWAY_HOME": str(workdir / "home"), "BENTOML_HOME": str(workdir / "bentoml"),
                     "BENTOML_DO_NOT_TRACK": "true", "SLIPWAY_AUDIT_SAMPLE_RATE": "0",
                     "SLIPWAY_PUSHGATEWAY": f"http://127.0.0.1:{self.pushgateway_port}"}  # fmt: skip
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopped = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._traffic: list[dict[str, Any]] = []
 
     def slipway(self, *args: str, allowed: tuple[int, ...] = (0,), **env: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([SLIPWAY, *args], env={**self.env, **env}, capture_output=True, text=True,
@@ -78,14 +83,68 @@ class DrillContext:
         self.start("pushgateway", ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{self.pushgateway_port}"],
                    f"http://127.0.0.1:{self.pushgateway_port}/-/ready")  # fmt: skip
 
+    def start_dev_issuer(self) -> None:
+        port = free_port()
+        self.start("dev-issuer", [SLIPWAY, "auth", "dev-issuer", "--port", str(port)],
+                   f"http://127.0.0.1:{port}/.well-known/openid-configuration")  # fmt: skip
+
+    def token(self, subject: str, role: str) -> str:
+        result = self.slipway("auth", "token", "--subject", subject, "--role", role)
+        return result.stdout.strip().splitlines()[-1]
+
+    def serve_feed(self) -> None:
+        """A partner's HTTP feed: the pipeline's sample CSV served from a directory on 127.0.0.1."""
+        feed = self.workdir / "feed"
+        feed.mkdir(exist_ok=True)
+        sample = Path(__file__).resolve().parents[2] / "pipelines" / "samples" / "incoming" / "2026-11-01-clinic-a.csv"
+        shutil.copyfile(sample, feed / "records.csv")
+        self.start("feed", [sys.executable, "-m", "http.server", str(self.feed_port), "--bind", "127.0.0.1",
+                            "--directory", str(feed)], f"http://127.0.0.1:{self.feed_port}/records.csv")  # fmt: skip
+
     def train(self, *args: str, allowed: tuple[int, ...] = (0,)) -> str:
         """`slipway train` (keys made on first use); the stored model's tag, or "" when refused."""
         if not (self.workdir / "home" / "keys").exists():
             self.slipway("keys", "generate")
         result = self.slipway("train", *args, allowed=allowed)
-        return str(__import__("json").loads(result.stdout)["tag"]) if result.returncode == 0 else ""
+        return str(json.loads(result.stdout)["tag"]) if result.returncode == 0 else ""
+
+    # -- traffic ---------------------------------------------------------------------------------------
+    def records(self, count: int, seed: int = 0) -> list[dict[str, Any]]:
+        """Records of the served contract's own labelled data, in a seeded order (labels left out)."""
+        import numpy as np
+
+        from lifecycle.data import load_labelled
+        from slipway.contract import load_contract
+
+        frame = load_labelled(load_contract(self.env.get("SLIPWAY_CONTRACT")), None).frame
+        order = np.random.default_rng(seed).permutation(frame.height)[:count]
+        return list(frame[order].to_dicts())
+
+    def predict(self, records: list[dict[str, Any]]) -> None:
+        import httpx
+
+        for start in range(0, len(records), 100):
+            httpx.post(f"http://127.0.0.1:{self.server_port}/predict", json={"records": records[start : start + 100]},
+                       timeout=30).raise_for_status()  # fmt: skip
+
+    def keep_sending(self, records: list[dict[str, Any]]) -> None:
+        """Send ``records`` again and again (a batch every 0.2 s) until replaced or the drill ends:
+        traffic for alerts that read a rate."""
+        self._traffic = records
+        if self._sender is None:
+
+            def send() -> None:
+                while not self._stopped.wait(0.2):
+                    with contextlib.suppress(Exception):  # a stopped server is what some drills are about
+                        self.predict(self._traffic)
+
+            self._sender = threading.Thread(target=send, daemon=True)
+            self._sender.start()
 
     def close(self) -> None:
+        self._stopped.set()
+        if self._sender is not None:
+            self._sender.join(timeout=30)
         for name in list(self._processes):
             self.stop(name)
 

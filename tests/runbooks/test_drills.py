@@ -31,24 +31,26 @@ def test_every_drill_is_the_one_its_failure_mode_names() -> None:
 
 
 @pytest.mark.slow
-def test_drills_fire_through_alertmanager_and_resolve_after_the_mitigation(tmp_path: Path) -> None:
+def test_every_drill_fires_through_alertmanager_and_resolves_after_the_mitigation(tmp_path: Path) -> None:
     result = subprocess.run(
-        [SLIPWAY, "drill", "run", "watchdog", "kill-model-server", "reject-candidate", "--workdir", str(tmp_path / "w"),
+        [SLIPWAY, "drill", "run", "--all", "--workdir", str(tmp_path / "w"),
          "--json", str(tmp_path / "drills.json"), "--junit", str(tmp_path / "drills.xml")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     records = {r["drill"]: r for r in json.loads((tmp_path / "drills.json").read_text())}
     assert result.returncode == 0, [(r["drill"], r["error"]) for r in records.values()]
+    assert set(records) == set(DRILLS)
     for record in records.values():
         assert record["passed"] and record["fired_after"] is not None
         assert record["notification"]["annotations"]["summary"]
+        assert (record["resolved_after"] is None) == (record["drill"] == "watchdog")  # all but Watchdog resolve
     assert records["kill-model-server"]["resolved_after"] is not None
     assert records["kill-model-server"]["notification"]["annotations"]["runbook_url"].endswith(
         "/model-server/ModelServerDown.md"
     )
     assert records["reject-candidate"]["notification"]["labels"]["severity"] == "warning"
     suite = ET.parse(tmp_path / "drills.xml").getroot()
-    assert suite.get("tests") == "3" and suite.get("failures") == "0"
+    assert suite.get("tests") == str(len(DRILLS)) and suite.get("failures") == "0"
 
 
 def test_an_unknown_drill_is_a_clear_error() -> None:
