@@ -213,6 +213,7 @@ def _alerting(ctx: DrillContext, drill: Drill) -> Iterator[WebhookReceiver]:
 
 def run_drill(drill: Drill, workdir: Path) -> DrillResult:
     result = DrillResult(drill.name, drill.alert, drill.injects, drill.mitigates)
+    workdir = workdir.resolve()  # its processes run with their own working directories
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     ctx = DrillContext(workdir)

@@ -53,6 +53,13 @@ def test_every_drill_fires_through_alertmanager_and_resolves_after_the_mitigatio
     assert suite.get("tests") == str(len(DRILLS)) and suite.get("failures") == "0"
 
 
+@pytest.mark.slow
+def test_a_relative_workdir_works_as_make_demo_gives_it(tmp_path: Path) -> None:
+    result = subprocess.run([SLIPWAY, "drill", "run", "watchdog", "--workdir", "drills"], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
 def test_an_unknown_drill_is_a_clear_error() -> None:
     result = subprocess.run([SLIPWAY, "drill", "run", "no-such-drill"], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "no drill no-such-drill" in result.stderr and "Traceback" not in result.stderr
