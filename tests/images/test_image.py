@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,16 +135,18 @@ def registry(tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "registry.log").open("wb")
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
+        deadline = time.monotonic() + 60  # a refused connection returns at once: bound by time, not tries
         with httpx.Client() as client:
-            for _ in range(200):
+            while True:
                 try:
                     if client.get(f"http://127.0.0.1:{port}/v2/", timeout=0.5).status_code == 200:
                         break
                 except httpx.HTTPError:
                     process.poll()
                     assert process.returncode is None, "the registry exited"
-            else:
-                pytest.fail("the registry never answered")
+                if time.monotonic() > deadline:
+                    pytest.fail("the registry never answered")
+                time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()
