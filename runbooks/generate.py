@@ -66,7 +66,7 @@ def _page(catalog: Catalog, mode: FailureMode) -> str:
         ("Component", mode.component),
         ("Runs", _md(catalog.components[mode.component].runs)),
         ("Owner", f"{mode.owner}: {_md(catalog.owners[mode.owner])}"),
-        ("Drill", f"`{mode.drill}`"),
+        ("Drill", f"`slipway drill run {mode.drill}` (rehearses it on 127.0.0.1)"),
     ]
     table = "\n".join(f"| {key} | {value} |" for key, value in facts)
     body = {

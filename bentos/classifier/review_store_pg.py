@@ -47,6 +47,7 @@ from slipway.identity import Identity
 BACKUP_REVIEWS = "reviews.jsonl"  # rows as JSON lines (payloads still encrypted, base64)
 BACKUP_AUDIT = "reviews.audit.jsonl"  # the same name and format as the SQLite store's backup
 MIGRATION_LOCK = 0x51_1B_A7_01  # advisory lock ids: arbitrary constants of this kit
+FAIL_FAST_SECONDS = 2.0  # after a connection failure, calls fail at once for this long (then try again)
 AUDIT_LOCK = 0x51_1B_A7_02
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -89,8 +90,10 @@ class PostgresReviewQueue:
         self.four_eyes = frozenset(contract.label.high_stakes if four_eyes is None else four_eyes)
         self._fernet = Fernet(key) if key is not None else None  # None: audit reading only
         self.audit = DatabaseAudit(self)
+        self._down_until, self._down_reason = 0.0, ""
         try:
             self._pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, timeout=5,
+                                        check=ConnectionPool.check_connection,  # a restarted server left them broken
                                         kwargs={"row_factory": dict_row, "autocommit": False})  # fmt: skip
             self._pool.wait(timeout=5)
             self._migrate()
@@ -118,9 +121,15 @@ class PostgresReviewQueue:
 
         @contextlib.contextmanager
         def scope() -> Iterator[Any]:
+            if time.monotonic() < self._down_until:  # down a moment ago: answer at once, not after the pool's wait
+                raise ReviewStoreUnavailable(self._down_reason)
             try:
                 with self._pool.connection() as db, db.transaction():
                     yield db
+            except psycopg.OperationalError as exc:  # unreachable, refused, no connection within the wait
+                self._down_until = time.monotonic() + FAIL_FAST_SECONDS
+                self._down_reason = f"review store: {exc} (retried after {FAIL_FAST_SECONDS:.0f} s)"
+                raise ReviewStoreUnavailable(f"review store: {exc}") from None
             except psycopg.Error as exc:
                 raise ReviewStoreUnavailable(f"review store: {exc}") from None
 

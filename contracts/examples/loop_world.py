@@ -19,16 +19,25 @@ import numpy as np
 CONTRACT = Path(__file__).resolve().parent / "loopworld.yaml"
 
 
-def cases(n: int, seed: int, *, shift: bool = False, drift: bool = False) -> list[tuple[dict[str, Any], str]]:
+def probability_yes(x1: Any, channel: Any, *, shift: bool) -> Any:
+    """The world's truth: P(outcome = yes) for arrays of x1 and channel, before or after the shift."""
+    edge = np.where((np.asarray(channel) == "b") & shift, 1.5, 0.0)
+    return 1.0 / (1.0 + np.exp(-4.0 * (np.asarray(x1) - edge)))
+
+
+def cases(
+    n: int, seed: int, *, shift: bool = False, drift: bool = False, x1: Any = None, channel: str | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """``x1`` (an array) and ``channel`` replace the world's own draws: a site or a population of its own."""
     rng = np.random.default_rng(seed)
-    x1 = rng.normal(0.0, 1.5, n)
+    x1 = rng.normal(0.0, 1.5, n) if x1 is None else np.asarray(x1)
     x2 = rng.normal(2.5 if drift else 0.0, 1.0, n)
-    channel = np.where(rng.uniform(size=n) < (0.6 if shift else 0.05), "b", "a")
-    edge = np.where((channel == "b") & shift, 1.5, 0.0)
-    yes = rng.uniform(size=n) < 1.0 / (1.0 + np.exp(-4.0 * (x1 - edge)))
+    drawn = np.where(rng.uniform(size=n) < (0.6 if shift else 0.05), "b", "a")
+    where = drawn if channel is None else np.full(n, channel)
+    yes = rng.uniform(size=n) < probability_yes(x1, where, shift=shift)
     truth = np.where(yes, "yes", "no")
     return [({"x1": round(float(a), 4), "x2": round(float(b), 4), "channel": str(c)}, str(t))
-            for a, b, c, t in zip(x1, x2, channel, truth, strict=True)]  # fmt: skip
+            for a, b, c, t in zip(x1, x2, where, truth, strict=True)]  # fmt: skip
 
 
 def write_labelled(path: Path, labelled: list[tuple[dict[str, Any], str]]) -> Path:

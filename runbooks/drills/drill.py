@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any
 
 from runbooks.catalog import CATALOG, load_catalog
 from runbooks.drills.receiver import WebhookReceiver
-from runbooks.drills.rules import drill_rules
+from runbooks.drills.rules import FACTOR, drill_rules
 from runbooks.rehearsal import local_alertmanager, local_prometheus
 from slipway.processes import stop_group, wait_until_answering
 
@@ -46,16 +47,31 @@ class DrillContext:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.server_port, self.pushgateway_port, self.feed_port = free_port(), free_port(), free_port()
+        self.replica_port = free_port()  # a second model server: another replica, or the next one in a rollout
+        self.scrape_targets = [f"127.0.0.1:{self.server_port}", f"127.0.0.1:{self.replica_port}"]
+        self.held: dict[str, Any] = {}  # what one drill's steps hand on to its later steps
         self.env = {**os.environ, "SLIPWAY_HOME": str(workdir / "home"), "BENTOML_HOME": str(workdir / "bentoml"),
                     "BENTOML_DO_NOT_TRACK": "true", "SLIPWAY_AUDIT_SAMPLE_RATE": "0",
                     "SLIPWAY_PUSHGATEWAY": f"http://127.0.0.1:{self.pushgateway_port}"}  # fmt: skip
+        self.prometheus_url = ""  # the drill's Prometheus, once started (the model loop queries it)
+        self.notification: dict[str, Any] = {}  # what a signal drill saw (no alert to receive)
+        self.stopped = threading.Event()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._stopped = threading.Event()
+        self._cleanups: list[Callable[[], None]] = []
         self._sender: threading.Thread | None = None
         self._traffic: list[dict[str, Any]] = []
 
-    def slipway(self, *args: str, allowed: tuple[int, ...] = (0,), **env: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([SLIPWAY, *args], env={**self.env, **env}, capture_output=True, text=True,
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run at the end of the drill, whatever happened (last registered, first run)."""
+        self._cleanups.append(cleanup)
+
+    def slipway(
+        self, *args: str, allowed: tuple[int, ...] = (0,), hours_ago: float = 0, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real CLI; ``hours_ago``: under libfaketime, as if it ran that long ago (a run the
+        system made earlier, whose timestamps Prometheus then sees age)."""
+        clock = ["faketime", "-f", f"-{hours_ago * 3600:.0f}"] if hours_ago else []
+        result = subprocess.run([*clock, SLIPWAY, *args], env={**self.env, **env}, capture_output=True, text=True,
                                 check=False, cwd=self.workdir)  # fmt: skip
         if result.returncode not in allowed:
             raise RuntimeError(f"`slipway {' '.join(args)}` exited {result.returncode}: {result.stderr.strip()}")
@@ -74,10 +90,24 @@ class DrillContext:
         if process is not None:
             stop_group(process)
 
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        return self._processes[name]
+
     def start_model_server(self, **env: str) -> None:
-        url = f"http://127.0.0.1:{self.server_port}"
-        self.start("model-server", [SLIPWAY, "serve", "--host", "127.0.0.1", "--port", str(self.server_port)],
-                   f"{url}/livez", **env)  # fmt: skip
+        self.start_server_as("model-server", self.server_port, env)
+
+    def roll_out(self, **env: str) -> None:
+        """A rolling update: the next server starts on the other port and answers, traffic moves to it,
+        then the old one stops (Prometheus scrapes both ports, as it would both pods)."""
+        self.start_server_as("model-server-next", self.replica_port, env)
+        self.server_port, self.replica_port = self.replica_port, self.server_port
+        self.stop("model-server")
+        self._processes["model-server"] = self._processes.pop("model-server-next")
+
+    def start_server_as(self, name: str, port: int, env: dict[str, str]) -> None:
+        """Another `slipway serve` under its own name and port (a second replica)."""
+        self.start(name, [SLIPWAY, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                   f"http://127.0.0.1:{port}/livez", **env)  # fmt: skip
 
     def start_pushgateway(self) -> None:
         self.start("pushgateway", ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{self.pushgateway_port}"],
@@ -93,13 +123,11 @@ class DrillContext:
         return result.stdout.strip().splitlines()[-1]
 
     def serve_feed(self) -> None:
-        """A partner's HTTP feed: the pipeline's sample CSV served from a directory on 127.0.0.1."""
+        """A partner's HTTP feed: the drill's ``feed/`` folder served on 127.0.0.1."""
         feed = self.workdir / "feed"
         feed.mkdir(exist_ok=True)
-        sample = Path(__file__).resolve().parents[2] / "pipelines" / "samples" / "incoming" / "2026-11-01-clinic-a.csv"
-        shutil.copyfile(sample, feed / "records.csv")
         self.start("feed", [sys.executable, "-m", "http.server", str(self.feed_port), "--bind", "127.0.0.1",
-                            "--directory", str(feed)], f"http://127.0.0.1:{self.feed_port}/records.csv")  # fmt: skip
+                            "--directory", str(feed)], f"http://127.0.0.1:{self.feed_port}/")  # fmt: skip
 
     def train(self, *args: str, allowed: tuple[int, ...] = (0,)) -> str:
         """`slipway train` (keys made on first use); the stored model's tag, or "" when refused."""
@@ -120,31 +148,42 @@ class DrillContext:
         order = np.random.default_rng(seed).permutation(frame.height)[:count]
         return list(frame[order].to_dicts())
 
-    def predict(self, records: list[dict[str, Any]]) -> None:
+    def predict(self, records: list[dict[str, Any]], port: int | None = None, request_id: str | None = None) -> None:
         import httpx
 
         for start in range(0, len(records), 100):
-            httpx.post(f"http://127.0.0.1:{self.server_port}/predict", json={"records": records[start : start + 100]},
+            body: dict[str, Any] = {"records": records[start : start + 100]}
+            if request_id:
+                body["request_id"] = f"{request_id}-{start}"
+            httpx.post(f"http://127.0.0.1:{port or self.server_port}/predict", json=body,
                        timeout=30).raise_for_status()  # fmt: skip
 
-    def keep_sending(self, records: list[dict[str, Any]]) -> None:
-        """Send ``records`` again and again (a batch every 0.2 s) until replaced or the drill ends:
-        traffic for alerts that read a rate."""
+    def keep_sending(self, records: list[dict[str, Any]], ports: list[int] | None = None) -> None:
+        """Send ``records`` again and again (a batch every 0.2 s, to each of ``ports`` in turn, as a
+        Service would) until replaced or the drill ends: traffic for alerts that read a rate."""
         self._traffic = records
+        self._ports = ports or [self.server_port]
         if self._sender is None:
 
             def send() -> None:
-                while not self._stopped.wait(0.2):
-                    with contextlib.suppress(Exception):  # a stopped server is what some drills are about
-                        self.predict(self._traffic)
+                turn = 0
+                while not self.stopped.wait(0.2):
+                    turn += 1
+                    with contextlib.suppress(Exception):  # failing servers are what some drills are about
+                        self.predict(self._traffic, port=self._ports[turn % len(self._ports)])
 
             self._sender = threading.Thread(target=send, daemon=True)
             self._sender.start()
 
     def close(self) -> None:
-        self._stopped.set()
+        self.stopped.set()
         if self._sender is not None:
             self._sender.join(timeout=30)
+        for cleanup in reversed(self._cleanups):
+            try:
+                cleanup()
+            except Exception as exc:  # noqa: BLE001 - one failed cleanup must not leave the processes running
+                print(f"slipway: warning: drill cleanup failed: {exc}", file=sys.stderr)
         for name in list(self._processes):
             self.stop(name)
 
@@ -154,16 +193,31 @@ Step = Callable[[DrillContext], None]
 
 @dataclass(frozen=True)
 class Drill:
+    """``step``: which of the runbook's mitigation steps the drill applies (its index in the catalog's
+    ``mitigation`` list; the record quotes it); ``applies``: how the drill carries that step out here.
+    ``signal``: the failure mode has no alert (a CI signal): inject and mitigate check the signal themselves."""
+
     name: str
     alert: str
     injects: str  # what is done to the system, in words (the record says it)
-    mitigates: str  # the runbook's mitigation, as the drill applies it
+    step: int | None  # None: the alert is meant never to resolve (Watchdog)
+    applies: str
     prepare: Step  # start what the failure happens to, healthy
     inject: Step
-    mitigate: Step | None  # None: the alert is meant never to resolve (Watchdog)
+    mitigate: Step | None
     scrape_server: bool = False
     scrape_pushgateway: bool = False
-    timeout: float = 90.0
+    signal: bool = False
+    factor: float = FACTOR  # how much faster than real time its rules run (windows and waits together)
+    timeout: float = 120.0
+
+    @property
+    def mitigation(self) -> str:
+        """The runbook's own words for the step applied."""
+        if self.step is None:
+            return "none: it must keep arriving"
+        mode = next(m for m in load_catalog(CATALOG).failure_modes if m.alert == self.alert)
+        return str(mode.mitigation[self.step])
 
 
 @dataclass
@@ -171,12 +225,16 @@ class DrillResult:
     drill: str
     alert: str
     injected: str
-    mitigated: str
+    mitigation: str
+    applied: str
     passed: bool = False
     seconds: float = 0.0
     fired_after: float | None = None
     resolved_after: float | None = None
     notification: dict[str, Any] = field(default_factory=dict)
+    notifications: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # every one of the alert, seconds after the injection
     error: str | None = None
 
     def record(self) -> dict[str, Any]:
@@ -202,17 +260,72 @@ def _check(notification: dict[str, Any], alert: str) -> None:
 
 
 @contextlib.contextmanager
-def _alerting(ctx: DrillContext, drill: Drill) -> Iterator[WebhookReceiver]:
+def _alerting(ctx: DrillContext, drill: Drill) -> Iterator[WebhookReceiver | None]:
+    if drill.signal:
+        yield None
+        return
     with WebhookReceiver() as receiver, local_alertmanager(receiver.url, ctx.workdir / "alertmanager") as manager:
         jobs = {"pushgateway": [f"127.0.0.1:{ctx.pushgateway_port}"]} if drill.scrape_pushgateway else {}
-        targets = [f"127.0.0.1:{ctx.server_port}"] if drill.scrape_server else []
-        with local_prometheus(targets, ctx.workdir / "prometheus", rules=drill_rules(), alertmanager=manager,
-                              jobs=jobs):  # fmt: skip
+        targets = ctx.scrape_targets if drill.scrape_server else []
+        with local_prometheus(targets, ctx.workdir / "prometheus", rules=drill_rules(drill.factor),
+                              alertmanager=manager, jobs=jobs) as prometheus:  # fmt: skip
+            ctx.prometheus_url = prometheus.url
             yield receiver
 
 
+def _await(drill: Drill, ctx: DrillContext, receiver: WebhookReceiver | None, status: str, since: float) -> float:
+    """Seconds from ``since`` to the notification (or, for a signal drill, to the step's end)."""
+    if receiver is None:
+        return time.time() - since
+    notification = receiver.wait_for(drill.alert, status, timeout=drill.timeout, after=since)
+    if status == "firing":
+        _check(notification, drill.alert)
+        ctx.notification = {"labels": notification["labels"], "annotations": notification["annotations"]}
+    return float(notification["received"]) - since
+
+
+def _still_firing(ctx: DrillContext, drill: Drill, receiver: WebhookReceiver | None) -> None:
+    """Before the mitigation: the alert must not have resolved by itself, and Prometheus must still
+    have it firing, or its resolution would prove nothing about the mitigation."""
+    if receiver is None:
+        return
+    if any(status == "resolved" for _, status in receiver.history(drill.alert)):
+        raise AssertionError(f"{drill.alert} resolved before the mitigation was applied (the injection is too weak)")
+    import httpx
+
+    query = f'ALERTS{{alertname="{drill.alert}", alertstate="firing"}}'
+    answer = httpx.get(f"{ctx.prometheus_url}/api/v1/query", params={"query": query}, timeout=5).json()
+    if not answer["data"]["result"]:
+        raise AssertionError(f"{drill.alert} no longer fires in Prometheus before the mitigation was applied")
+
+
+def _settle_seconds(drill: Drill) -> float:
+    """How long a resolution must hold: the rule's longest range window plus its ``for`` (drill time),
+    plus a few scrapes and evaluations. Long enough for the alert to fire again if the cause remained."""
+    rule = next(r for g in drill_rules(drill.factor)["groups"] for r in g["rules"] if r["alert"] == drill.alert)
+    windows = [int(w) for w in re.findall(r"\[(\d+)s\]", rule["expr"])]
+    return max(windows, default=0) + int(rule["for"].rstrip("s")) + 3.0
+
+
+def _stays_resolved(ctx: DrillContext, drill: Drill, receiver: WebhookReceiver) -> float:
+    """After the mitigation: the alert stays quiet for the settling time (a resolution during a
+    restart, with the cause still there, fires again); when the lasting resolution arrived."""
+    if ctx.stopped.wait(_settle_seconds(drill)):
+        raise RuntimeError("the drill was stopped")
+    history = receiver.history(drill.alert)
+    if history and history[-1][1] != "resolved":
+        raise AssertionError(f"{drill.alert} fired again after the mitigation: {history}")
+    import httpx
+
+    answer = httpx.get(f"{ctx.prometheus_url}/api/v1/query", params={"query": f'ALERTS{{alertname="{drill.alert}"}}'},
+                       timeout=5).json()  # fmt: skip
+    if answer["data"]["result"]:
+        raise AssertionError(f"{drill.alert} is pending or firing again after the mitigation")
+    return history[-1][0]
+
+
 def run_drill(drill: Drill, workdir: Path) -> DrillResult:
-    result = DrillResult(drill.name, drill.alert, drill.injects, drill.mitigates)
+    result = DrillResult(drill.name, drill.alert, drill.injects, drill.mitigation, drill.applies)
     workdir = workdir.resolve()  # its processes run with their own working directories
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -223,15 +336,18 @@ def run_drill(drill: Drill, workdir: Path) -> DrillResult:
         with _alerting(ctx, drill) as receiver:
             injected = time.time()
             drill.inject(ctx)
-            fired = receiver.wait_for(drill.alert, "firing", timeout=drill.timeout, after=injected)
-            result.fired_after = round(fired["received"] - injected, 2)
-            _check(fired, drill.alert)
-            result.notification = {"labels": fired["labels"], "annotations": fired["annotations"]}
+            result.fired_after = round(_await(drill, ctx, receiver, "firing", injected), 2)
+            result.notification = ctx.notification
             if drill.mitigate is not None:
+                _still_firing(ctx, drill, receiver)
                 mitigated = time.time()
                 drill.mitigate(ctx)
-                resolved = receiver.wait_for(drill.alert, "resolved", timeout=drill.timeout, after=mitigated)
-                result.resolved_after = round(resolved["received"] - mitigated, 2)
+                result.resolved_after = round(_await(drill, ctx, receiver, "resolved", mitigated), 2)
+                if receiver is not None:
+                    result.resolved_after = round(_stays_resolved(ctx, drill, receiver) - mitigated, 2)
+            if receiver is not None:
+                result.notifications = [{"after": round(at - injected, 2), "status": status}
+                                        for at, status in receiver.history(drill.alert)]  # fmt: skip
         result.passed = True
     except Exception as exc:  # noqa: BLE001 - a failed drill is a result to report, with its reason
         result.error = f"{type(exc).__name__}: {exc}"

@@ -56,6 +56,11 @@ class WebhookReceiver:
                     return {"received": notification["received"], **alert}
         return None
 
+    def history(self, alertname: str) -> list[tuple[float, str]]:
+        """Every notification of ``alertname`` so far: (received, "firing" | "resolved")."""
+        return [(n["received"], a["status"]) for n in list(self.notifications) for a in n.get("alerts", [])
+                if a["labels"].get("alertname") == alertname]  # fmt: skip
+
     def wait_for(self, alertname: str, status: str, *, timeout: float, after: float = 0.0) -> dict[str, Any]:
         """The first ``status`` ("firing" or "resolved") notification of ``alertname`` received after
         ``after``; TimeoutError when none arrives in time."""

@@ -18,7 +18,8 @@ def junit_xml(results: Sequence[DrillResult]) -> str:
         if not result.passed:
             ET.SubElement(case, "failure", message=result.error or "failed", type="drill")
         ET.SubElement(case, "system-out").text = (
-            f"injected: {result.injected}; fired after {result.fired_after} s; mitigation: {result.mitigated}; "
+            f"injected: {result.injected}; fired after {result.fired_after} s; "
+            f"mitigation (the runbook's): {result.mitigation} - applied as: {result.applied}; "
             f"resolved after {result.resolved_after} s"
         )
     ET.indent(suite)

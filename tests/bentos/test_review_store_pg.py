@@ -281,3 +281,39 @@ def test_label_statistics_come_from_the_shared_database_as_from_sqlite(dsn: str)
         assert store.describe(review_id).sample_rate is None
     finally:
         store.close()
+
+
+def test_a_stopped_database_fails_fast_and_the_store_recovers_when_it_is_back() -> None:
+    """The drill break-review-store found /predict waiting the pool's timeout once per routed record
+    (and the scrape, which reads the queue, timing out with it). After a connection failure the
+    store now answers at once for a moment; broken pooled connections are checked out of use."""
+    import tempfile
+    import time
+
+    from bentos.classifier.review_queue import ReviewStoreUnavailable
+    from slipway.local_postgres import LocalPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="slipway-pg-"))  # the postgres user must reach it (not pytest's tmp_path)
+    try:
+        with LocalPostgres(root) as database:
+            queue = PostgresReviewQueue(database.dsn, KEY, contract=WDBC)
+            _enqueue(queue, "before")
+            database.stop()
+            with pytest.raises(ReviewStoreUnavailable) as first:
+                _enqueue(queue, "during")
+            with pytest.raises(ReviewStoreUnavailable) as second:
+                queue.depth()
+            assert "retried after" not in str(first.value) and "retried after" in str(second.value)
+            database.start()
+            deadline = time.monotonic() + 60
+            while True:  # the pool reconnects by itself; nothing is restarted
+                try:
+                    _enqueue(queue, "after")
+                    break
+                except ReviewStoreUnavailable:
+                    assert time.monotonic() < deadline, "the store never recovered"
+                    time.sleep(0.2)
+            assert queue.depth()[0] == 2 and queue.audit.verify() == 2
+            queue.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -12,6 +12,7 @@ import pytest
 from runbooks.catalog import load_catalog
 from runbooks.drills.library import DRILLS
 from runbooks.drills.rules import drill_rules, scale_window
+from runbooks.generate import RUNBOOKS
 from tests.conftest import SLIPWAY
 
 
@@ -27,13 +28,40 @@ def test_the_drill_rules_scale_waits_and_windows_together() -> None:
 def test_every_drill_is_the_one_its_failure_mode_names() -> None:
     modes = {m.alert: m for m in load_catalog().failure_modes}
     for name, drill in DRILLS.items():
-        assert drill.alert == "Watchdog" or modes[drill.alert].drill == name, name
+        assert modes[drill.alert].drill == name, name
+
+
+def test_every_failure_mode_of_the_catalog_has_its_drill() -> None:
+    missing = {m.alert: m.drill for m in load_catalog().failure_modes if m.drill not in DRILLS}
+    assert not missing, f"failure modes name drills that do not exist: {missing}"
+
+
+def test_every_drill_exercises_an_alert_or_its_signal() -> None:
+    rules = {r["alert"] for g in drill_rules()["groups"] for r in g["rules"]}
+    for mode in load_catalog().failure_modes:
+        drill = DRILLS[mode.drill]
+        if mode.expr:  # an alerting mode: the drill waits for it at Alertmanager's webhook
+            assert not drill.signal and mode.alert in rules, mode.alert
+        else:  # a CI signal (PolicyGateFailed): the drill checks the signal itself
+            assert drill.signal, mode.alert
+
+
+def test_each_drill_applies_a_mitigation_step_of_its_runbook() -> None:
+    catalog = load_catalog()
+    for mode in catalog.failure_modes:
+        drill = DRILLS[mode.drill]
+        if drill.mitigate is None:
+            assert drill.step is None and mode.alert == "Watchdog"
+            continue
+        assert drill.step is not None and 0 <= drill.step < len(mode.mitigation), mode.alert
+        page = (RUNBOOKS / mode.component / f"{mode.alert}.md").read_text(encoding="utf-8")
+        assert drill.mitigation == mode.mitigation[drill.step] and drill.mitigation.strip() in page, mode.alert
 
 
 @pytest.mark.slow
 def test_every_drill_fires_through_alertmanager_and_resolves_after_the_mitigation(tmp_path: Path) -> None:
     result = subprocess.run(
-        [SLIPWAY, "drill", "run", "--all", "--workdir", str(tmp_path / "w"),
+        [SLIPWAY, "drill", "run", "--all", "--jobs", "3", "--workdir", str(tmp_path / "w"),
          "--json", str(tmp_path / "drills.json"), "--junit", str(tmp_path / "drills.xml")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -44,6 +72,11 @@ def test_every_drill_fires_through_alertmanager_and_resolves_after_the_mitigatio
         assert record["passed"] and record["fired_after"] is not None
         assert record["notification"]["annotations"]["summary"]
         assert (record["resolved_after"] is None) == (record["drill"] == "watchdog")  # all but Watchdog resolve
+        assert record["mitigation"] == DRILLS[record["drill"]].mitigation
+        if record["drill"] not in ("watchdog", "commit-insecure-manifest"):  # the last word is a lasting resolution
+            statuses = [n["status"] for n in record["notifications"]]
+            assert statuses[0] == "firing" and statuses[-1] == "resolved", record["drill"]
+    assert records["commit-insecure-manifest"]["notification"]["labels"]["exit_code"] == "1"
     assert records["kill-model-server"]["resolved_after"] is not None
     assert records["kill-model-server"]["notification"]["annotations"]["runbook_url"].endswith(
         "/model-server/ModelServerDown.md"
