@@ -21,6 +21,7 @@ import base64
 import datetime
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future
@@ -47,7 +48,8 @@ from slipway.identity import Identity
 BACKUP_REVIEWS = "reviews.jsonl"  # rows as JSON lines (payloads still encrypted, base64)
 BACKUP_AUDIT = "reviews.audit.jsonl"  # the same name and format as the SQLite store's backup
 MIGRATION_LOCK = 0x51_1B_A7_01  # advisory lock ids: arbitrary constants of this kit
-FAIL_FAST_SECONDS = 2.0  # after a connection failure, calls fail at once for this long (then try again)
+FAIL_FAST_SECONDS = 2.0  # after a connection failure, calls fail at once for this long (then one probes)
+PROBE_TIMEOUT_SECONDS = 2
 AUDIT_LOCK = 0x51_1B_A7_02
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -83,25 +85,62 @@ class PostgresReviewQueue:
         four_eyes: Collection[str] | None = None,
         pool_size: int = 4,
     ) -> None:
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
-
         self.contract = contract
         self.four_eyes = frozenset(contract.label.high_stakes if four_eyes is None else four_eyes)
         self._fernet = Fernet(key) if key is not None else None  # None: audit reading only
         self.audit = DatabaseAudit(self)
-        self._down_until, self._down_reason = 0.0, ""
+        self._dsn, self._pool_size = dsn, pool_size
+        self._health = threading.Lock()
+        self._down_until: float | None = None  # set while the database is unreachable: fail fast until then
+        self._down_reason = ""
         try:
-            self._pool = ConnectionPool(dsn, min_size=1, max_size=pool_size, open=True, timeout=5,
-                                        check=ConnectionPool.check_connection,  # a restarted server left them broken
-                                        kwargs={"row_factory": dict_row, "autocommit": False})  # fmt: skip
+            self._pool = self._open_pool()
             self._pool.wait(timeout=5)
             self._migrate()
         except Exception as exc:  # noqa: BLE001 - any failure to reach or prepare the store is one clear state
             raise ReviewStoreUnavailable(f"review store {_redacted(dsn)} unavailable: {exc}") from None
 
+    def _open_pool(self) -> Any:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        return ConnectionPool(self._dsn, min_size=1, max_size=self._pool_size, open=True, timeout=5,
+                              check=ConnectionPool.check_connection,  # a restarted server leaves them broken
+                              kwargs={"row_factory": dict_row, "autocommit": False})  # fmt: skip
+
     def close(self) -> None:
         self._pool.close()
+
+    # -- an unreachable database: a circuit breaker --------------------------------------------------------
+    def _mark_down(self, reason: str) -> None:
+        with self._health:
+            if self._down_until is None:
+                self._down_until = time.monotonic() + FAIL_FAST_SECONDS
+            self._down_reason = f"{reason} (retried after {FAIL_FAST_SECONDS:.0f} s)"
+
+    def _usable_pool(self) -> Any:
+        """The pool, or ReviewStoreUnavailable at once while the database is down. After each
+        FAIL_FAST_SECONDS one caller probes with a direct connection; when it answers, a fresh pool
+        replaces the old one, whose own reconnection backs off exponentially (1, 2, 4, ... s) and
+        would keep writes failing long after the database is back."""
+        import psycopg
+
+        with self._health:
+            if self._down_until is None:
+                return self._pool
+            if time.monotonic() < self._down_until:
+                raise ReviewStoreUnavailable(self._down_reason)
+            self._down_until = time.monotonic() + FAIL_FAST_SECONDS  # the others fail fast while this one probes
+        try:
+            psycopg.connect(self._dsn, connect_timeout=PROBE_TIMEOUT_SECONDS).close()
+        except psycopg.Error as exc:
+            self._mark_down(f"review store: {exc}")
+            raise ReviewStoreUnavailable(self._down_reason) from None
+        with self._health:
+            stale, self._pool = self._pool, self._open_pool()
+            self._down_until = None
+        threading.Thread(target=stale.close, daemon=True).start()  # connections still out close on return
+        return self._pool
 
     def _migrate(self) -> None:
         with self._pool.connection() as db, db.transaction():
@@ -121,14 +160,12 @@ class PostgresReviewQueue:
 
         @contextlib.contextmanager
         def scope() -> Iterator[Any]:
-            if time.monotonic() < self._down_until:  # down a moment ago: answer at once, not after the pool's wait
-                raise ReviewStoreUnavailable(self._down_reason)
+            pool = self._usable_pool()
             try:
-                with self._pool.connection() as db, db.transaction():
+                with pool.connection() as db, db.transaction():
                     yield db
             except psycopg.OperationalError as exc:  # unreachable, refused, no connection within the wait
-                self._down_until = time.monotonic() + FAIL_FAST_SECONDS
-                self._down_reason = f"review store: {exc} (retried after {FAIL_FAST_SECONDS:.0f} s)"
+                self._mark_down(f"review store: {exc}")
                 raise ReviewStoreUnavailable(f"review store: {exc}") from None
             except psycopg.Error as exc:
                 raise ReviewStoreUnavailable(f"review store: {exc}") from None
