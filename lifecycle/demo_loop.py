@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from bentos.classifier.demo import serving
 from contracts.examples.loop_world import CONTRACT, cases, write_labelled
 from runbooks.rehearsal import LocalPrometheus, local_prometheus
 from slipway.identity.dev_issuer import DevIssuer
+from slipway.processes import free_port
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
 CRITERIA = Path(__file__).resolve().parent / "promotion.yaml"
@@ -90,12 +90,6 @@ def _send(url: str, labelled: list[tuple[dict[str, Any], str]], prefix: str) -> 
     return truth
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("build/demo-loop"))
@@ -117,7 +111,7 @@ def main() -> None:
     print(f"champion {champion}: trained on the world before the shift "
           f"(frozen-set accuracy {trained['metrics']['accuracy']:.3f})")  # fmt: skip
     fresh = write_labelled(workdir / "fresh.csv", cases(1000, 3, shift=True))
-    issuer, port = DevIssuer(workdir / "home" / "auth"), _free_port()
+    issuer, port = DevIssuer(workdir / "home" / "auth"), free_port()
     with issuer.serving():
         for name, subject in (("loop", "svc.loop"), ("admin", "dr.admin"), ("reviewer", "dr.review")):
             demo.tokens[name] = workdir / f"{name}.jwt"

@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
-from slipway.processes import stop_group, wait_until_answering
+from slipway.processes import free_port, stop_group, wait_until_answering
 
 RULES = Path(__file__).resolve().parent / "alerts" / "slipway.rules.yaml"
 
@@ -54,12 +53,6 @@ class LocalPrometheus:
                     return
             time.sleep(0.5)
         raise TimeoutError(f"Prometheus: {what} not within {timeout} s; firing: {sorted(self.firing())}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rules_without_waiting() -> dict[str, Any]:
@@ -100,7 +93,7 @@ def local_prometheus(
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port, log = _free_port(), workdir / "prometheus.log"
+    port, log = free_port(), workdir / "prometheus.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             ["prometheus", f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
@@ -127,7 +120,7 @@ def local_alertmanager(webhook: str, workdir: Path) -> Iterator[str]:
         "receivers": [{"name": "webhook", "webhook_configs": [{"url": webhook, "send_resolved": True}]}],
     }  # fmt: skip
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    port, log = _free_port(), workdir / "alertmanager.log"
+    port, log = free_port(), workdir / "alertmanager.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             ["prometheus-alertmanager", f"--config.file={workdir / 'alertmanager.yml'}",

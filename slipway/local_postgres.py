@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from slipway.processes import free_port
 
 
 def _bindir() -> Path:
@@ -29,12 +30,6 @@ def _bindir() -> Path:
 
 def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 RUN: dict[str, Any] = {"check": True, "capture_output": True, "text": True, "timeout": 120}
@@ -52,7 +47,7 @@ class LocalPostgres:
     must be reachable by the `postgres` user (it is given to it when run as root)."""
 
     def __init__(self, root: Path) -> None:
-        self.root, self.bindir, self.port = root, _bindir(), _free_port()
+        self.root, self.bindir, self.port = root, _bindir(), free_port()
         self.data = root / "data"
         self.dsn = f"postgresql://slipway@127.0.0.1:{self.port}/reviews"
 

@@ -3,6 +3,7 @@ until one answers over HTTP, and always stop its whole process group.
 
 Usage::
 
+    port = free_port()
     process = subprocess.Popen([...], start_new_session=True)
     try:
         wait_until_answering(process, "http://127.0.0.1:3000/readyz", what="the server", log=log)
@@ -15,14 +16,40 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from slipway.errors import SlipwayError
+
+LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768-60999)
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on, for a server started next. Chosen below the
+    ephemeral range, where a client's outgoing connection could take it between this check and the
+    server's bind, and never handed out twice by this process (drills run side by side)."""
+    with _ports_lock:
+        for _ in range(2000):
+            port = random.randrange(*LISTEN_PORTS)
+            if port in _handed_out:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {LISTEN_PORTS[0]}-{LISTEN_PORTS[1]}")
 
 
 class ProcessNotReady(SlipwayError):

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -29,15 +28,9 @@ from runbooks.catalog import CATALOG, load_catalog
 from runbooks.drills.receiver import WebhookReceiver
 from runbooks.drills.rules import FACTOR, drill_rules
 from runbooks.rehearsal import local_alertmanager, local_prometheus
-from slipway.processes import stop_group, wait_until_answering
+from slipway.processes import ProcessNotReady, free_port, stop_group, wait_until_answering
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DrillContext:
@@ -78,12 +71,25 @@ class DrillContext:
         return result
 
     def start(self, name: str, argv: list[str], ready: str, **env: str) -> None:
+        """Start and wait until ``ready`` answers. A server that lost a port race at start (BentoML
+        picks its internal ports itself) is started once more, as a Deployment would restart it."""
         log = self.workdir / f"{name}.log"
-        with log.open("ab") as output:
-            process = subprocess.Popen(argv, env={**self.env, **env}, stdout=output, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # fmt: skip
-        self._processes[name] = process
-        wait_until_answering(process, ready, what=name, log=log)
+        for attempt in range(2):
+            start = log.stat().st_size if log.exists() else 0
+            with log.open("ab") as output:
+                process = subprocess.Popen(argv, env={**self.env, **env}, stdout=output, stderr=subprocess.STDOUT,
+                                           start_new_session=True)  # fmt: skip
+            self._processes[name] = process
+            try:
+                wait_until_answering(process, ready, what=name, log=log)
+                return
+            except ProcessNotReady:
+                stop_group(process)
+                with log.open("rb") as output:
+                    output.seek(start)
+                    lost_race = b"Address already in use" in output.read()
+                if attempt or not lost_race:
+                    raise
 
     def stop(self, name: str) -> None:
         process = self._processes.pop(name, None)

@@ -10,18 +10,29 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from runbooks.drills.drill import Drill, DrillContext
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "samples" / "incoming" / "2026-11-01-clinic-a.csv"
-RENAMED = ("mean_radius", "mean_radius_px")  # the partner's new spelling of one column
+CONTRACT = SAMPLE.parents[3] / "contracts" / "wdbc.yaml"  # the contract the sample is made for
+NEW_SPELLING = "{name}_v2"  # the partner's new spelling of a column
+
+
+def _numeric_features() -> list[Any]:
+    """The contract's numeric features with a lower bound of 0 or more (a negative value breaks them)."""
+    from slipway.contract import load_contract
+
+    return [f for f in load_contract(str(CONTRACT)).inputs if f.numeric and f.range and f.range[0] >= 0]
 
 
 def _config(ctx: DrillContext) -> Path:
     config = ctx.workdir / "pipeline.yaml"
     contract = ctx.workdir / "contract.yaml"
     if not contract.exists():  # the drill's own copy: a mitigation may add an alias to it
-        contract.write_bytes((SAMPLE.parents[3] / "contracts" / "wdbc.yaml").read_bytes())
+        contract.write_bytes(CONTRACT.read_bytes())
     config.write_text(
         f"contract: {contract}\n"
         f"sources:\n  - name: partner-feed\n    kind: http\n    url: http://127.0.0.1:{ctx.feed_port}/records.csv\n"
@@ -91,7 +102,8 @@ def _run_now(ctx: DrillContext) -> None:
 # -- a renamed column ------------------------------------------------------------------------------
 def _rename_a_column_and_run(ctx: DrillContext) -> None:
     rows = _sample()
-    rows[0] = [RENAMED[1] if name == RENAMED[0] else name for name in rows[0]]
+    renamed = _numeric_features()[0].name
+    rows[0] = [NEW_SPELLING.format(name=renamed) if name == renamed else name for name in rows[0]]
     _publish(ctx, _as_csv([rows[0], *[[f"{row[0]}-v2", *row[1:]] for row in rows[1:]]]))
     _run(ctx)
 
@@ -100,11 +112,11 @@ def _alias_and_replay(ctx: DrillContext) -> None:
     """The rename is legitimate: the contract accepts the new spelling as an alias, the quarantined
     rows are replayed, and the next run reads the feed cleanly."""
     contract = ctx.workdir / "contract.yaml"
-    text = contract.read_text(encoding="utf-8")
-    old = "aliases: ['mean radius', radius_mean]"
-    if old not in text:
-        raise RuntimeError(f"the drill expected `{old}` in the wdbc contract")
-    contract.write_text(text.replace(old, f"aliases: ['mean radius', radius_mean, {RENAMED[1]}]"), encoding="utf-8")
+    document = yaml.safe_load(contract.read_text(encoding="utf-8"))
+    renamed = _numeric_features()[0].name
+    (feature,) = (f for f in document["features"] if f["name"] == renamed)
+    feature["aliases"] = [*feature.get("aliases", []), NEW_SPELLING.format(name=renamed)]
+    contract.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     replay = ctx.slipway("pipeline", "replay", "--config", str(_config(ctx)), "--out", str(ctx.workdir / "pipeline"))
     recovered = json.loads(replay.stdout)["totals"]["rows_out"]
     if recovered < 100:
@@ -114,16 +126,17 @@ def _alias_and_replay(ctx: DrillContext) -> None:
 
 # -- a dirty batch ---------------------------------------------------------------------------------
 def _send_dirty_batch_and_run(ctx: DrillContext) -> None:
-    """A batch in which every third record lost its mean radius and every fifth has a negative area."""
+    """A batch in which every third record lost a required number and every fifth has another one negative."""
     rows = _sample()
-    header, radius, area = rows[0], rows[0].index("mean_radius"), rows[0].index("mean_area")
+    first, second = (f.name for f in _numeric_features()[:2])
+    header, blanked, negative = rows[0], rows[0].index(first), rows[0].index(second)
     dirty = []
     for number, row in enumerate(rows[1:]):
         row = [f"{row[0]}-v2", *row[1:]]
         if number % 3 == 0:
-            row[radius] = ""
+            row[blanked] = ""
         if number % 5 == 0:
-            row[area] = "-" + row[area]
+            row[negative] = "-" + row[negative]
         dirty.append(row)
     _publish(ctx, _as_csv([header, *dirty]))
     _run(ctx)
@@ -144,12 +157,12 @@ DRILLS = (
           "a run started now (`slipway pipeline run`, as `kubectl create job --from=cronjob/pipeline`)",
           prepare=_feed_and_pushgateway, inject=_last_run_hours_ago, mitigate=_run_now, scrape_pushgateway=True),
     Drill("rename-source-columns", "SchemaDrift",
-          f"the partner's feed renames {RENAMED[0]} to {RENAMED[1]}, then a pipeline run", 0,
+          "the partner's feed renames a column (its first number, to <name>_v2), then a pipeline run", 0,
           "the alias added to the contract, `slipway pipeline replay`, then the next run",
           prepare=_healthy_run, inject=_rename_a_column_and_run, mitigate=_alias_and_replay,
           scrape_pushgateway=True),
     Drill("send-dirty-batch", "QuarantineRateHigh",
-          "a batch with a third of its records missing a required value and a fifth with a negative area", 0,
+          "a batch with a third of its records missing a required number and a fifth with another one negative", 0,
           "the partner resends the batch corrected; the next run reads it", prepare=_healthy_run,
           inject=_send_dirty_batch_and_run, mitigate=_resend_corrected_and_run, scrape_pushgateway=True),
 )  # fmt: skip

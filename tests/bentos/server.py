@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,13 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from slipway.processes import free_port
 from tests.conftest import SLIPWAY
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "running"]
 
 
 # BentoML picks its internal (circus control) ports by finding a free one and binding it later; on a
