@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.render import render_stack, write_manifests
 from tests.conftest import PROJECT_DIR, SLIPWAY
@@ -59,6 +60,21 @@ def test_stdin_is_read_with_dash() -> None:
     result = _gate("-", "--format", "json", stdin=json.dumps(PRIVILEGED_POD))
     assert result.returncode == 1
     assert json.loads(result.stdout)["findings"][0]["resource"]["file"] == "-"
+
+
+def test_a_big_stream_on_stdin_reports_each_object_at_its_line_and_a_bad_document_too() -> None:
+    """`helm template ... | slipway gate -`: one stream of thousands of documents."""
+    pods = [yaml.safe_dump({**PRIVILEGED_POD, "metadata": {"name": f"p{i}", "namespace": "apps"}}) for i in range(3000)]
+    pods[1500] = "kind: Pod\n  bad: [indent\n"
+    result = _gate("-", "--format", "json", stdin="".join("---\n" + pod for pod in pods))
+    report = json.loads(result.stdout)
+    assert result.returncode == 2 and report["summary"]["objects"] == 2999
+    lines = {f["resource"]["name"]: f["resource"]["line"] for f in report["findings"]}
+    per_pod, bad_marker = pods[0].count("\n") + 1, 1 + 1500 * (pods[0].count("\n") + 1)  # lines, with "---"
+    assert lines["p0"] == 2 and lines["p1499"] == 2 + 1499 * per_pod
+    assert lines["p2999"] == 2 + 2998 * per_pod + 3  # after the 3-line bad document
+    (error,) = report["errors"]
+    assert error["file"] == "-" and bad_marker < error["line"] <= bad_marker + 3
 
 
 def test_output_is_written_atomically_with_a_summary_on_stdout(tmp_path: Path) -> None:

@@ -78,3 +78,25 @@ def test_an_empty_directory_is_a_problem(tmp_path: Path) -> None:
 def test_byte_order_mark_is_accepted() -> None:
     objects, problems = parse_text("\ufeff" + POD.format(name="a"), "bom.yaml")
     assert problems == [] and objects[0].name == "a"
+
+
+def test_helm_style_streams_report_each_object_at_its_document() -> None:
+    text = "---\n# Source: chart/templates/a.yaml\n" + POD.format(name="a") + "--- # b\n" + POD.format(name="b")
+    objects, problems = parse_text(text, "helm.yaml")
+    assert problems == [] and [(o.name, o.line) for o in objects] == [("a", 2), ("b", 11)]
+
+
+def test_many_malformed_documents_each_reported_at_its_line_the_rest_still_read() -> None:
+    text = "".join("---\n" + POD.format(name=f"p{i}") + ("---\nbad: [\n" if i % 3 == 0 else "") for i in range(12))
+    objects, problems = parse_text(text, "f.yaml")
+    assert [o.name for o in objects] == [f"p{i}" for i in range(12)]
+    assert len(problems) == 4 and all(p.message.startswith("invalid YAML") for p in problems)
+    lines = text.splitlines()
+    assert all(lines[p.line - 2] == "bad: [" for p in problems)  # where libyaml found the flow unclosed
+
+
+def test_ten_thousand_documents_in_one_file_keep_their_lines() -> None:
+    text = "".join("---\n" + POD.format(name=f"p{i}") for i in range(10_000))
+    objects, problems = parse_text(text, "big.yaml")
+    assert problems == [] and len(objects) == 10_000
+    assert [o.line for o in objects[:3]] == [2, 10, 18] and objects[-1].line == 2 + 8 * 9_999
