@@ -29,6 +29,7 @@ import httpx
 from slipway.errors import SlipwayError
 
 LISTEN_PORTS = (20000, 32000)  # below Linux's ephemeral range (32768-60999)
+SLICE = 1000  # each process picks from its own slice of that range (by PID), so processes side by side rarely meet
 _handed_out: set[int] = set()
 _ports_lock = threading.Lock()
 
@@ -36,20 +37,26 @@ _ports_lock = threading.Lock()
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on, for a server started next. Chosen below the
     ephemeral range, where a client's outgoing connection could take it between this check and the
-    server's bind, and never handed out twice by this process (drills run side by side)."""
+    server's bind; from this process's own slice of it first, so two test or drill processes on one
+    machine do not hand out the same port; and never twice by this process."""
+    low, high = LISTEN_PORTS
+    slices = (high - low) // SLICE
+    own = low + (os.getpid() % slices) * SLICE
     with _ports_lock:
-        for _ in range(2000):
-            port = random.randrange(*LISTEN_PORTS)
-            if port in _handed_out:
-                continue
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
+        for start, width in ((own, SLICE), (low, high - low)):  # the whole range only when the slice is used up
+            offset = random.randrange(width)
+            for step in range(width):
+                port = start + (offset + step) % width
+                if port in _handed_out:
                     continue
-            _handed_out.add(port)
-            return port
-    raise RuntimeError(f"no free port on 127.0.0.1 in {LISTEN_PORTS[0]}-{LISTEN_PORTS[1]}")
+                with socket.socket() as sock:
+                    try:
+                        sock.bind(("127.0.0.1", port))
+                    except OSError:
+                        continue
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {low}-{high}")
 
 
 class ProcessNotReady(SlipwayError):

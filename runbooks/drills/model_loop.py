@@ -140,6 +140,13 @@ def _reconcile(ctx: DrillContext, data: Path | None, hours_ago: float = 0) -> di
     return outcome
 
 
+def _expect(ctx: DrillContext, outcome: dict[str, Any], state: str, why: str) -> None:
+    """The loop's state after a reconcile; otherwise the failure names every alert the loop saw."""
+    if outcome["state"] != state:
+        alerts = httpx.get(f"{ctx.prometheus_url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
+        raise AssertionError(f"{why}: {outcome}; alerts in the drill's Prometheus: {[a['labels'] for a in alerts]}")
+
+
 def _scrambled_world(ctx: DrillContext) -> Path:
     labelled = shifted(1000, 4)
     truths = np.random.default_rng(0).permutation([t for _, t in labelled]).tolist()
@@ -151,15 +158,12 @@ def _retrain_on_scrambled_labels(ctx: DrillContext) -> None:
     scrambled against their records: the candidate is refused and the loop is in state rejected."""
     _stream(ctx).switch(shifted)
     _firing(ctx, "AuditAccuracyLow")
-    outcome = _reconcile(ctx, _scrambled_world(ctx))
-    if outcome["state"] != "rejected":
-        raise AssertionError(f"the loop should have rejected its candidate: {outcome}")
+    _expect(ctx, _reconcile(ctx, _scrambled_world(ctx)), "rejected", "the loop should have rejected its candidate")
 
 
 def _retrain_on_fresh_data(ctx: DrillContext) -> None:
     outcome = _reconcile(ctx, world_data(ctx, "fresh", shifted(1000, 3)))
-    if outcome["state"] != "awaiting-approval":
-        raise AssertionError(f"a candidate trained on fresh labels should pass and wait for approval: {outcome}")
+    _expect(ctx, outcome, "awaiting-approval", "a candidate trained on fresh labels should pass and wait for approval")
 
 
 UNAPPROVED_FOR_HOURS = 25
@@ -171,8 +175,7 @@ def _request_a_promotion_a_day_ago(ctx: DrillContext) -> None:
     _stream(ctx).switch(shifted)
     _firing(ctx, "AuditAccuracyLow")
     outcome = _reconcile(ctx, world_data(ctx, "fresh", shifted(1000, 3)), hours_ago=UNAPPROVED_FOR_HOURS)
-    if outcome["state"] != "awaiting-approval":
-        raise AssertionError(f"the loop should have requested a promotion: {outcome}")
+    _expect(ctx, outcome, "awaiting-approval", "the loop should have requested a promotion")
     ctx.held["promotion"] = outcome["promotion_id"]
 
 
@@ -180,9 +183,7 @@ def _another_admin_approves(ctx: DrillContext) -> None:
     admin = _token_file(ctx, "admin", "dr.admin")
     ctx.slipway("promote", "approve", str(ctx.held["promotion"]), "--reason", "evaluation report read (drill)",
                 "--token-file", str(admin))  # fmt: skip
-    outcome = _reconcile(ctx, None)
-    if outcome["state"] != "shadow":
-        raise AssertionError(f"the approved promotion should move to shadow: {outcome}")
+    _expect(ctx, _reconcile(ctx, None), "shadow", "the approved promotion should move to shadow")
 
 
 DRILLS = (

@@ -66,7 +66,8 @@ def test_every_drill_fires_through_alertmanager_and_resolves_after_the_mitigatio
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     records = {r["drill"]: r for r in json.loads((tmp_path / "drills.json").read_text())}
-    assert result.returncode == 0, [(r["drill"], r["error"]) for r in records.values()]
+    failed = {name: (r["error"], r["notifications"], r["seconds"]) for name, r in records.items() if not r["passed"]}
+    assert result.returncode == 0 and not failed, failed
     assert set(records) == set(DRILLS)
     for record in records.values():
         assert record["passed"] and record["fired_after"] is not None
