@@ -116,7 +116,10 @@ class DrillContext:
                    f"http://127.0.0.1:{port}/livez", **env)  # fmt: skip
 
     def start_pushgateway(self) -> None:
-        self.start("pushgateway", ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{self.pushgateway_port}"],
+        # --persistence.file= : Debian's build defaults to one machine-wide file, which every Pushgateway
+        # started here would load (and write): another run's metrics would reach this drill's Prometheus.
+        self.start("pushgateway", ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{self.pushgateway_port}",
+                                   "--persistence.file="],
                    f"http://127.0.0.1:{self.pushgateway_port}/-/ready")  # fmt: skip
 
     def start_dev_issuer(self) -> None:

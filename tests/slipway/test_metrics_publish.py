@@ -27,7 +27,9 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{free_port()}"
     log = (tmp_path / "pushgateway.log").open("wb")
     process = subprocess.Popen(
-        [executable, f"--web.listen-address={url.removeprefix('http://')}"], stdout=log, stderr=subprocess.STDOUT
+        [executable, f"--web.listen-address={url.removeprefix('http://')}", "--persistence.file="],  # not Debian's
+        stdout=log,
+        stderr=subprocess.STDOUT,  # machine-wide default file: nothing from other runs, nothing left
     )
     try:
         deadline = time.monotonic() + 30
