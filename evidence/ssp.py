@@ -70,7 +70,7 @@ def system_security_plan(
         "uuid": stable_uuid("system-security-plan", stack, version),
         "metadata": metadata(f"slipway stack {stack}: system security plan", when, version),
         "import-profile": {"href": high["rlinks"][0]["href"],
-                           "remarks": "The HIGH baseline's resolved profile catalog (NIST), with PRIVACY controls too."},
+                           "remarks": "The HIGH baseline's resolved profile catalog (NIST); PRIVACY controls too."},
         "system-characteristics": {
             "system-ids": [{"identifier-type": "https://ietf.org/rfc/rfc4122", "id": system}],
             "system-name": f"slipway-{stack}",
