@@ -80,6 +80,10 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	@echo "== drills: failures injected into real processes, alerts through a real Prometheus + Alertmanager, resolved"
 	$(RUN) slipway drill run watchdog kill-model-server reject-candidate --workdir build/drills \
 	  --json build/reports/drills.json --junit build/reports/drills.xml --format table
+	@echo "== evidence: OSCAL documents, SBOM and a signed statement for the dev stack, then verified"
+	SLIPWAY_HOME=build/demo/home $(RUN) slipway evidence --stack dev --out build/evidence \
+	  --drills build/reports/drills.json --format table
+	SLIPWAY_HOME=build/demo/home $(RUN) slipway evidence verify build/evidence --format table
 	@echo "== review pages: the demo's queue in a browser, with a sign-in link (waits for Enter at a terminal)"
 	$(RUN) python -m bentos.classifier.demo_pages --workdir build/demo
 

@@ -39,6 +39,7 @@ COMMANDS = {  # command → "module:attribute" of the package that owns it
     "runbooks": "runbooks.cli:runbooks",
     "drill": "runbooks.drills.cli:drill",
     "auth": "slipway.identity.cli:auth",
+    "evidence": "evidence.cli:evidence",
 }
 
 
