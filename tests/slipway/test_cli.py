@@ -73,7 +73,7 @@ def test_help_shows_examples_and_exit_codes() -> None:
     assert "Exit codes:" in result.stdout
 
 
-PACKAGES = ("infra", "images", "policies", "lifecycle", "bentos", "pipelines", "runbooks")
+PACKAGES = ("infra", "images", "policies", "lifecycle", "bentos", "pipelines", "runbooks", "evidence")
 
 
 def _loaded_after(command: str) -> set[str]:
@@ -102,5 +102,5 @@ def test_help_lists_every_package_command() -> None:
     result = _slipway("--help")
     assert result.returncode == 0
     for command in ("render", "rehearse", "image", "gate", "train", "model", "serve", "review", "drift",
-                    "pipeline", "runbooks", "keys", "audit", "auth"):  # fmt: skip
+                    "pipeline", "runbooks", "keys", "audit", "auth", "drill", "evidence"):  # fmt: skip
         assert f"  {command} " in result.stdout
