@@ -32,7 +32,7 @@ VALID_FOR = datetime.timedelta(days=30)  # how long an automated observation is 
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
 
 
-def _version() -> str:
+def kit_version() -> str:
     from importlib.metadata import version
 
     return version("slipway")
@@ -64,7 +64,7 @@ def _outcome(
         check,
         title,
         "TEST",
-        tool or f"slipway {_version()}",
+        tool or f"slipway {kit_version()}",
         ran,
         description,
         when,
@@ -129,7 +129,7 @@ def gate_check(
         "gate",
         "Policy gate on the rendered stack",
         "TEST",
-        f"slipway gate {_version()}",
+        f"slipway gate {kit_version()}",
         not result.problems,
         description,
         when,

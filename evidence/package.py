@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evidence.catalog import CATALOGS, REFERENCE, Catalog
-from evidence.checks import audit_check, drills_check, gate_check, model_check, sbom_check
+from evidence.checks import audit_check, drills_check, gate_check, kit_version, model_check, sbom_check
 from evidence.component import component_definition, load_components
 from evidence.ids import stable_uuid
 from evidence.poam import plan_of_action
@@ -112,7 +112,7 @@ def write_package(
         raise UsageError(f"refusing to replace {out}: it exists and is not an evidence folder")
     config = stack_config(project, stack)
     catalog, kit = Catalog.load(), load_components(Catalog.load())
-    version = _version()
+    version = kit_version()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.resolve().parent))
     try:
         (staging / "reference").mkdir()
@@ -174,9 +174,3 @@ def verify_package(folder: Path, public_key: Path) -> dict[str, Any]:
         "files": len(statement["subject"]),
         "signed_by": json.loads((folder / MARKER).read_text())["signatures"][0]["keyid"],
     }
-
-
-def _version() -> str:
-    from importlib.metadata import version
-
-    return version("slipway")

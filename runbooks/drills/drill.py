@@ -27,7 +27,7 @@ from typing import Any
 from runbooks.catalog import CATALOG, load_catalog
 from runbooks.drills.receiver import WebhookReceiver
 from runbooks.drills.rules import FACTOR, drill_rules
-from runbooks.rehearsal import local_alertmanager, local_prometheus
+from runbooks.rehearsal import LocalPrometheus, local_alertmanager, local_prometheus
 from slipway.processes import ProcessNotReady, free_port, stop_group, wait_until_answering
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
@@ -46,13 +46,22 @@ class DrillContext:
         self.env = {**os.environ, "SLIPWAY_HOME": str(workdir / "home"), "BENTOML_HOME": str(workdir / "bentoml"),
                     "BENTOML_DO_NOT_TRACK": "true", "SLIPWAY_AUDIT_SAMPLE_RATE": "0",
                     "SLIPWAY_PUSHGATEWAY": f"http://127.0.0.1:{self.pushgateway_port}"}  # fmt: skip
-        self.prometheus_url = ""  # the drill's Prometheus, once started (the model loop queries it)
+        self.prometheus: LocalPrometheus | None = None  # the drill's Prometheus, once started
         self.notification: dict[str, Any] = {}  # what a signal drill saw (no alert to receive)
         self.stopped = threading.Event()
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._cleanups: list[Callable[[], None]] = []
         self._sender: threading.Thread | None = None
         self._traffic: list[dict[str, Any]] = []
+
+    def local_prometheus(self) -> LocalPrometheus:
+        if self.prometheus is None:
+            raise RuntimeError("the drill's Prometheus is not running yet")
+        return self.prometheus
+
+    @property
+    def prometheus_url(self) -> str:
+        return self.local_prometheus().url
 
     def on_close(self, cleanup: Callable[[], None]) -> None:
         """Run at the end of the drill, whatever happened (last registered, first run)."""
@@ -278,7 +287,7 @@ def _alerting(ctx: DrillContext, drill: Drill) -> Iterator[WebhookReceiver | Non
         targets = ctx.scrape_targets if drill.scrape_server else []
         with local_prometheus(targets, ctx.workdir / "prometheus", rules=drill_rules(drill.factor),
                               alertmanager=manager, jobs=jobs) as prometheus:  # fmt: skip
-            ctx.prometheus_url = prometheus.url
+            ctx.prometheus = prometheus
             yield receiver
 
 
@@ -300,11 +309,7 @@ def _still_firing(ctx: DrillContext, drill: Drill, receiver: WebhookReceiver | N
         return
     if any(status == "resolved" for _, status in receiver.history(drill.alert)):
         raise AssertionError(f"{drill.alert} resolved before the mitigation was applied (the injection is too weak)")
-    import httpx
-
-    query = f'ALERTS{{alertname="{drill.alert}", alertstate="firing"}}'
-    answer = httpx.get(f"{ctx.prometheus_url}/api/v1/query", params={"query": query}, timeout=5).json()
-    if not answer["data"]["result"]:
+    if drill.alert not in ctx.local_prometheus().firing():
         raise AssertionError(f"{drill.alert} no longer fires in Prometheus before the mitigation was applied")
 
 
@@ -324,11 +329,7 @@ def _stays_resolved(ctx: DrillContext, drill: Drill, receiver: WebhookReceiver) 
     history = receiver.history(drill.alert)
     if history and history[-1][1] != "resolved":
         raise AssertionError(f"{drill.alert} fired again after the mitigation: {history}")
-    import httpx
-
-    answer = httpx.get(f"{ctx.prometheus_url}/api/v1/query", params={"query": f'ALERTS{{alertname="{drill.alert}"}}'},
-                       timeout=5).json()  # fmt: skip
-    if answer["data"]["result"]:
+    if ctx.local_prometheus().value(f'ALERTS{{alertname="{drill.alert}"}}') is not None:
         raise AssertionError(f"{drill.alert} is pending or firing again after the mitigation")
     return history[-1][0]
 

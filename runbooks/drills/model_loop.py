@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from runbooks.drills.drill import Drill, DrillContext
@@ -119,8 +118,7 @@ def _firing(ctx: DrillContext, alert: str, timeout: float = 120.0) -> None:
     reads its triggers there, and a trigger that has only just crossed its threshold may flicker."""
     deadline, since = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        alerts = httpx.get(f"{ctx.prometheus_url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
-        if any(a["labels"]["alertname"] == alert and a["state"] == "firing" for a in alerts):
+        if alert in ctx.local_prometheus().firing():
             since = since or time.monotonic()
             if time.monotonic() - since >= HOLD_SECONDS:
                 return
@@ -163,10 +161,9 @@ def _reconcile(ctx: DrillContext, data: Path | None, hours_ago: float = 0) -> di
 def _expect(ctx: DrillContext, outcome: dict[str, Any], state: str, why: str) -> None:
     """The loop's state after a reconcile; otherwise the failure says why and what fired."""
     if outcome["state"] != state:
-        alerts = httpx.get(f"{ctx.prometheus_url}/api/v1/alerts", timeout=5).json()["data"]["alerts"]
-        firing = sorted({f"{a['labels']['alertname']} ({a['state']})" for a in alerts})
+        firing = ", ".join(sorted(ctx.local_prometheus().firing()))
         raise AssertionError(f"{why}: the loop is {outcome['state']} ({outcome['reason']}); the drill's "
-                             f"Prometheus has {', '.join(firing)}")  # fmt: skip
+                             f"Prometheus fires {firing}")  # fmt: skip
 
 
 def _scrambled_world(ctx: DrillContext) -> Path:
