@@ -82,7 +82,7 @@ demo: setup system-tools  ## a local production rehearsal of everything that exi
 	  --json build/reports/drills.json --junit build/reports/drills.xml --format table
 	@echo "== evidence: OSCAL documents, SBOM and a signed statement for the dev stack, then verified"
 	SLIPWAY_HOME=build/demo/home $(RUN) slipway evidence --stack dev --out build/evidence \
-	  --drills build/reports/drills.json --format table
+	  --drills build/reports/drills.json --image "$$(cat build/demo/image.ref)" --format table
 	SLIPWAY_HOME=build/demo/home $(RUN) slipway evidence verify build/evidence --format table
 	@echo "== review pages: the demo's queue in a browser, with a sign-in link (waits for Enter at a terminal)"
 	$(RUN) python -m bentos.classifier.demo_pages --workdir build/demo

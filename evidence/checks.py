@@ -7,7 +7,7 @@
   (promotions' signatures too); a trail with no record yet is not assessed;
 - ``model-signature``: the stack's pinned model digest and signature verified under its pinned key;
 - ``drills``: the latest drill records (``--drills``), when given;
-- ``sbom``: the SBOM of uv.lock generated and validated.
+- ``sbom``: the SBOMs of uv.lock and, when it is built here, of the image, generated and validated.
 
 Usage::
 
@@ -19,15 +19,21 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.catalog import Catalog
 from evidence.component import KitComponents
+from evidence.inventory import Asset, rendered_assets
 from evidence.results import CheckOutcome, Evidence, ExemptionRisk
 from evidence.sbom import sbom_json
 
+if TYPE_CHECKING:
+    from evidence.image_sbom import Image
+
+IMAGE_SBOM = "image.cdx.json"
 VALID_FOR = datetime.timedelta(days=30)  # how long an automated observation is taken to hold
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
 
@@ -38,8 +44,12 @@ def kit_version() -> str:
     return version("slipway")
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _evidence(folder: Path, relative: str, description: str) -> Evidence:
-    return Evidence(relative, hashlib.sha256((folder / relative).read_bytes()).hexdigest(), description)
+    return Evidence(relative, _sha256(folder / relative), description)
 
 
 def _covered(kit: KitComponents, check: str) -> set[str]:
@@ -58,6 +68,7 @@ def _outcome(
     evidence: tuple[Evidence, ...],
     subjects: tuple[str, ...],
     tool: str | None = None,
+    items: tuple[str, ...] = (),
 ) -> CheckOutcome:
     failed = {} if passed or not ran else {c: f"{check}: {description}" for c in _covered(kit, check)}
     return CheckOutcome(
@@ -71,6 +82,7 @@ def _outcome(
         when + VALID_FOR,
         evidence,
         subjects,
+        items,
         failed,
     )
 
@@ -84,14 +96,23 @@ def gate_check(
     subjects: tuple[str, ...],
     when: datetime.datetime,
     exemptions_file: Path | None = None,
-) -> tuple[CheckOutcome, list[ExemptionRisk]]:
+    pinned: tuple[str, ...] = (),
+) -> tuple[CheckOutcome, list[ExemptionRisk], list[Asset]]:
+    """The gate on the rendered stack; also the rendered objects as assets (``pinned``: the keys of
+    the pinned model and image assets the objects reference)."""
     from evidence.component import _control
     from infra.render import render_stack, write_manifests
     from policies.formats import writer
     from policies.gate import run_gate
     from slipway.output import atomic_output
 
-    write_manifests(render_stack(project, stack), folder / "rendered")
+    objects = render_stack(project, stack)
+    written = write_manifests(objects, folder / "rendered")
+    assets = rendered_assets(objects, {f"rendered/{p.as_posix()}": _sha256(folder / "rendered" / p) for p in written})
+    source = None
+    if exemptions_file is not None:
+        shutil.copyfile(exemptions_file, folder / "exemptions.yaml")
+        source = _evidence(folder, "exemptions.yaml", "the exemptions file the gate applied")
     result = run_gate(
         [str(folder / "rendered")],
         config_path=project / "policies" / "gate.yaml",
@@ -112,7 +133,7 @@ def gate_check(
         if finding.exemption is not None:
             e = finding.exemption
             exemptions[(e.rule, where)] = ExemptionRisk(
-                e.rule, where, e.justification, e.approver, e.expires, tuple(controls)
+                e.rule, where, e.justification, e.approver, e.expires, tuple(controls), source
             )
         elif finding.blocking:
             for control in controls:
@@ -136,10 +157,11 @@ def gate_check(
         when + VALID_FOR,
         (_evidence(folder, "gate.json", "the gate's JSON report"), _evidence(folder, "gate.sarif", "SARIF report")),
         subjects,
+        (*(a.key for a in assets), *pinned),
         {c: "blocking findings: " + "; ".join(v[:5]) + (" ..." if len(v) > 5 else "") for c, v in failed.items()},
         severity,
     )
-    return outcome, list(exemptions.values())
+    return outcome, list(exemptions.values()), assets
 
 
 def audit_check(
@@ -217,6 +239,7 @@ def model_check(
         description=description,
         evidence=(_evidence(folder, "model-signature.json", "the pinned model's verification"),),
         subjects=subjects,
+        items=("model",) if digest else (),
     )
 
 
@@ -255,18 +278,39 @@ def drills_check(
 
 
 def sbom_check(
-    project: Path, folder: Path, kit: KitComponents, subjects: tuple[str, ...], when: datetime.datetime
+    project: Path,
+    folder: Path,
+    kit: KitComponents,
+    subjects: tuple[str, ...],
+    when: datetime.datetime,
+    image: Image | None = None,
 ) -> CheckOutcome:
+    """The locked environment's SBOM, and the image's when it is built here (``image``)."""
+    from evidence.image_sbom import contents, image_sbom_json
+
     (folder / "sbom.cdx.json").write_text(sbom_json(project / "uv.lock", when), encoding="utf-8")
     count = len(json.loads((folder / "sbom.cdx.json").read_text(encoding="utf-8"))["components"])
+    description = f"CycloneDX 1.6, valid by its schema: the locked environment, {count} components"
+    evidence = [_evidence(folder, "sbom.cdx.json", "CycloneDX SBOM of uv.lock")]
+    if image is None:
+        description += "; the image is not built on this machine (give --image REF to describe it)"
+    else:
+        found = contents(image)
+        (folder / IMAGE_SBOM).write_text(image_sbom_json(image, found, project / "uv.lock", when), encoding="utf-8")
+        description += (
+            f"; the image {image.reference}, {len(found.debian)} Debian packages and "
+            f"{len(found.python)} Python distributions"
+        )
+        evidence.append(_evidence(folder, IMAGE_SBOM, f"CycloneDX SBOM of the image {image.reference}"))
     return _outcome(
         "sbom",
-        "Software bill of materials of the locked environment",
+        "Software bills of materials",
         kit,
         when,
         ran=True,
         passed=True,
-        description=f"CycloneDX 1.6, {count} components, valid by its schema",
-        evidence=(_evidence(folder, "sbom.cdx.json", "CycloneDX SBOM of uv.lock"),),
+        description=description,
+        evidence=tuple(evidence),
         subjects=subjects,
+        items=("image",) if image is not None else (),
     )

@@ -52,6 +52,12 @@ def _lines(summary: dict[str, Any], where: str) -> list[str]:
     default=None,
     help="The exemptions file CI passes to `slipway gate --exemptions`.",
 )
+@click.option(
+    "--image",
+    default=None,
+    metavar="REF",
+    help="The model-server image to describe in an SBOM (default: the stack's pinned image, if built here).",
+)
 @FORMAT
 @click.pass_context
 def evidence(
@@ -60,6 +66,7 @@ def evidence(
     out: Path | None,
     drills: Path | None,
     exemptions: Path | None,
+    image: str | None,
     output_format: str,
 ) -> None:
     """Evidence for auditors: OSCAL component definition, SSP, assessment plan and results, POA&M,
@@ -68,6 +75,7 @@ def evidence(
     \b
     Examples:
       slipway evidence --stack prod --out build/evidence --drills build/reports/drills.json
+      slipway evidence --stack dev --out build/evidence --image localhost/slipway/classifier@sha256:...
       slipway evidence verify build/evidence
 
     \b
@@ -82,7 +90,9 @@ def evidence(
 
     if not stack or out is None:
         raise UsageError("give --stack and --out (or `slipway evidence verify DIR`)")
-    summary = write_package(stack, out, find_project_dir(Path.cwd()), drills=drills, exemptions_file=exemptions)
+    summary = write_package(
+        stack, out, find_project_dir(Path.cwd()), drills=drills, exemptions_file=exemptions, image=image
+    )
     _show(summary, _lines(summary, str(out)), output_format)
 
 

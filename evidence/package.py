@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from evidence.catalog import CATALOGS, REFERENCE, Catalog
-from evidence.checks import audit_check, drills_check, gate_check, kit_version, model_check, sbom_check
+from evidence.checks import IMAGE_SBOM, audit_check, drills_check, gate_check, kit_version, model_check, sbom_check
 from evidence.component import component_definition, load_components
 from evidence.ids import stable_uuid
+from evidence.inventory import pinned_assets
 from evidence.poam import plan_of_action
 from evidence.results import assessment_results
 from evidence.sbom import sbom_problems
@@ -73,7 +74,9 @@ def document_problems(folder: Path) -> list[str]:
             *timestamp_problems(loaded[name]),
         ):
             problems.append(f"{name}{problem}")
-    problems += [f"sbom.cdx.json{p}" for p in sbom_problems(json.loads((folder / "sbom.cdx.json").read_text()))]
+    for sbom in ("sbom.cdx.json", IMAGE_SBOM):
+        if sbom == "sbom.cdx.json" or (folder / sbom).exists():
+            problems += [f"{sbom}{p}" for p in sbom_problems(json.loads((folder / sbom).read_text(encoding="utf-8")))]
     return problems
 
 
@@ -100,8 +103,11 @@ def write_package(
     *,
     drills: Path | None = None,
     exemptions_file: Path | None = None,
+    image: str | None = None,
     when: datetime.datetime | None = None,
 ) -> dict[str, Any]:
+    """``image``: the model-server image to describe (default: the stack's pinned one, if built here)."""
+    from evidence.image_sbom import find_image
     from infra.render import stack_config
     from slipway.signing import KeyStore
 
@@ -111,6 +117,8 @@ def write_package(
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
         raise UsageError(f"refusing to replace {out}: it exists and is not an evidence folder")
     config = stack_config(project, stack)
+    examined = find_image(config, image)
+    pinned = pinned_assets(config, examined.reference if examined else None)
     catalog, kit = Catalog.load(), load_components(Catalog.load())
     version = kit_version()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.resolve().parent))
@@ -121,7 +129,9 @@ def write_package(
         ssp = system_security_plan(stack, config, kit, catalog, when, version)
         plan = assessment_plan(stack, ssp, "system-security-plan.json", when, version)
         subjects = {check: tuple(stable_uuid("ssp", stack, c) for c in names) for check, names in SUBJECTS.items()}
-        gate, exemptions = gate_check(stack, project, staging, catalog, kit, subjects["gate"], when, exemptions_file)
+        gate, exemptions, rendered = gate_check(
+            stack, project, staging, catalog, kit, subjects["gate"], when, exemptions_file, tuple(a.key for a in pinned)
+        )
         checks = [
             gate,
             *(
@@ -130,10 +140,10 @@ def write_package(
             ),
             model_check(config, staging, kit, subjects["model-signature"], when),
             drills_check(drills, staging, kit, subjects["drills"], when),
-            sbom_check(project, staging, kit, subjects["sbom"], when),
+            sbom_check(project, staging, kit, subjects["sbom"], when, examined),
         ]
         results = assessment_results(
-            stack, plan, "assessment-plan.json", checks, exemptions, kit, catalog, when, version
+            stack, plan, "assessment-plan.json", checks, exemptions, kit, catalog, when, version, [*rendered, *pinned]
         )
         poam = plan_of_action(stack, "system-security-plan.json", checks, exemptions, catalog, when, version)
         for name, document in (

@@ -15,7 +15,7 @@ from typing import Any
 from evidence.catalog import Catalog
 from evidence.component import NS, metadata, timestamp
 from evidence.ids import stable_uuid
-from evidence.results import CheckOutcome, ExemptionRisk, exemption_risk
+from evidence.results import CheckOutcome, ExemptionRisk, approvers_metadata, exemption_risk
 
 DEADLINE_DAYS = {"critical": 15, "high": 30, "medium": 90, "low": 180}  # from the assessment, by severity
 
@@ -55,7 +55,8 @@ def plan_of_action(
                       "related-risks": [{"risk-uuid": risk["uuid"]}]})  # fmt: skip
     document: dict[str, Any] = {
         "uuid": stable_uuid("poam", stack, timestamp(when)),
-        "metadata": metadata(f"slipway stack {stack}: plan of action and milestones", when, version),
+        "metadata": {**metadata(f"slipway stack {stack}: plan of action and milestones", when, version),
+                     **approvers_metadata(exemptions)},
         "import-ssp": {"href": ssp_href},
         "poam-items": items or [{"uuid": stable_uuid("poam-item", stack, "none"), "title": "Nothing open",
                                  "description": "The assessment found no control unsatisfied and no exemption."}],

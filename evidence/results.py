@@ -1,26 +1,32 @@
 """OSCAL assessment results for one stack, from the checks `slipway evidence` ran.
 
-Each check becomes an observation: its method (TEST for automated checks, EXAMINE for a person's
-review such as an exemption), its origin (the tool and version, or the person), its subjects, when it
-was collected and until when it holds, and the hashed files in the evidence folder it rests on. Each
-control the plan reviews gets a finding on its assessment objective: satisfied or not satisfied by
-the checks mapped to it. A control no check covers is listed as **not assessed** (an observation
-that names it), never reported as failed. Exemptions are risks, with their approver and expiry.
+Each check becomes an observation: its method (TEST for automated checks), its origin (the tool and
+version), its subjects (the SSP components and the inventory items it looked at: rendered objects,
+the model and image digests), when it was collected and until when it holds, and the hashed files in
+the evidence folder it rests on. Each exemption is an EXAMINE observation too, whose origin is the
+person who approved it (a party). Each control the plan reviews gets a finding on its assessment
+objective: satisfied or not satisfied by the checks mapped to it. A control no check covers is listed
+as **not assessed** (an observation that names it), never reported as failed. Exemptions are risks,
+with their approver and expiry.
 
 Usage::
 
-    results = assessment_results(stack, plan, "assessment-plan.json", checks, exemptions, kit, catalog, when, version)
+    results = assessment_results(stack, plan, "assessment-plan.json", checks, exemptions, kit, catalog, when,
+                                 version, assets)
 """
 
 from __future__ import annotations
 
 import datetime
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evidence.catalog import Catalog
 from evidence.component import NS, KitComponents, metadata, rule_controls, timestamp
 from evidence.ids import stable_uuid
+from evidence.inventory import Asset, asset_uuid, inventory_item
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class CheckOutcome:
     expires: datetime.datetime
     evidence: tuple[Evidence, ...] = ()
     subjects: tuple[str, ...] = ()  # SSP component uuids
+    items: tuple[str, ...] = ()  # asset keys (inventory items) it looked at
     failed: dict[str, str] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)  # control -> the worst severity behind its failure
 
@@ -58,6 +65,36 @@ class ExemptionRisk:
     approver: str
     expires: str  # YYYY-MM-DD
     controls: tuple[str, ...]
+    source: Evidence | None = None  # the exemptions file, copied into the evidence folder
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.match
+
+    @property
+    def object_key(self) -> str:
+        return f"object/{self.match}"
+
+
+APPROVER_ROLE = {
+    "id": "approver",
+    "title": "Exemption approver",
+    "description": "Approved a deviation from a gate rule, with its justification and expiry.",
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def approver_party(name: str) -> dict[str, Any]:
+    party: dict[str, Any] = {"uuid": stable_uuid("party", name), "type": "person", "name": name}
+    if EMAIL.match(name):
+        party["email-addresses"] = [name]
+    return party
+
+
+def approvers_metadata(exemptions: list[ExemptionRisk]) -> dict[str, Any]:
+    """The metadata members naming the exemptions' approvers (parties) and their role."""
+    names = sorted({e.approver for e in exemptions})
+    return {"roles": [APPROVER_ROLE], "parties": [approver_party(n) for n in names]} if names else {}
 
 
 def checks_by_control(kit: KitComponents, catalog: Catalog) -> dict[str, set[str]]:
@@ -85,13 +122,46 @@ def _observation(stack: str, check: CheckOutcome, tools: dict[str, str]) -> dict
         "props": [{"name": "outcome", "ns": NS, "value": "passed" if check.ran and not check.failed
                    else ("failed" if check.ran else "not-run")}],
     }  # fmt: skip
-    if check.subjects:
-        observation["subjects"] = [{"subject-uuid": s, "type": "component"} for s in check.subjects]
+    subjects = [{"subject-uuid": s, "type": "component"} for s in check.subjects]
+    subjects += [{"subject-uuid": asset_uuid(stack, key), "type": "inventory-item"} for key in check.items]
+    if subjects:
+        observation["subjects"] = subjects
     if check.evidence:
         observation["relevant-evidence"] = [
             {"href": f"#{stable_uuid('evidence', stack, e.href)}", "description": e.description} for e in check.evidence
         ]
     return observation
+
+
+def _exemption_observation(
+    stack: str, exemption: ExemptionRisk, assets: set[str], when: datetime.datetime
+) -> dict[str, Any]:
+    """The approver's review of an exemption, as an EXAMINE observation whose origin is that person
+    (collected when this run examined it: the exemptions file records no approval time)."""
+    expires = datetime.datetime.fromisoformat(exemption.expires).replace(tzinfo=datetime.UTC)
+    observation: dict[str, Any] = {
+        "uuid": exemption_observation_uuid(stack, exemption),
+        "title": f"Exemption from {exemption.rule} for {exemption.match} reviewed and approved",
+        "description": f"{exemption.approver} approved not enforcing {exemption.rule} on {exemption.match} "
+                       f"until {exemption.expires}: {exemption.justification}",
+        "methods": ["EXAMINE"],
+        "types": ["control-objective"],
+        "origins": [{"actors": [{"type": "party", "actor-uuid": stable_uuid("party", exemption.approver),
+                                 "role-id": APPROVER_ROLE["id"]}]}],
+        "collected": timestamp(when),
+        "expires": timestamp(expires + datetime.timedelta(days=1)),  # valid through its expiry date
+        "props": [{"name": "outcome", "ns": NS, "value": "deviation-approved"}],
+    }  # fmt: skip
+    if exemption.object_key in assets:
+        observation["subjects"] = [{"subject-uuid": asset_uuid(stack, exemption.object_key), "type": "inventory-item"}]
+    if exemption.source is not None:
+        observation["relevant-evidence"] = [{"href": f"#{stable_uuid('evidence', stack, exemption.source.href)}",
+                                             "description": exemption.source.description}]  # fmt: skip
+    return observation
+
+
+def exemption_observation_uuid(stack: str, exemption: ExemptionRisk) -> str:
+    return stable_uuid("observation", stack, "exemption", exemption.rule, exemption.match)
 
 
 def assessment_results(
@@ -104,14 +174,24 @@ def assessment_results(
     catalog: Catalog,
     when: datetime.datetime,
     version: str,
+    assets: Sequence[Asset] = (),
 ) -> dict[str, Any]:
     (selection,) = plan["assessment-plan"]["reviewed-controls"]["control-selections"]
     reviewed = [c["control-id"] for c in selection["include-controls"]]
     by_id = {c.id: c for c in checks}
     tools = {tool: stable_uuid("tool", tool) for tool in sorted({c.tool for c in checks})}
+    keys = {a.key for a in assets}
     observations = [_observation(stack, c, tools) for c in checks]
-    risks = [exemption_risk(stack, e) for e in exemptions]
-    risk_of = {control: r["uuid"] for e, r in zip(exemptions, risks, strict=True) for control in e.controls}
+    observations += [_exemption_observation(stack, e, keys, when) for e in exemptions]
+    risks = []
+    for exemption in exemptions:
+        risk = exemption_risk(stack, exemption)
+        risk["related-observations"] = [{"observation-uuid": exemption_observation_uuid(stack, exemption)}]
+        risks.append(risk)
+    exempted: dict[str, list[ExemptionRisk]] = {}
+    for exemption in exemptions:
+        for control in exemption.controls:
+            exempted.setdefault(control, []).append(exemption)
     findings, not_assessed = [], []
     covered = checks_by_control(kit, catalog)
     for control in reviewed:
@@ -128,10 +208,12 @@ def assessment_results(
                            + ", ".join(c.id for c in ran) + ".",
             "target": {"type": "objective-id", "target-id": _objective(catalog, control),
                        "status": {"state": "not-satisfied" if reasons else "satisfied"}},
-            "related-observations": [{"observation-uuid": stable_uuid("observation", stack, c.id)} for c in ran],
+            "related-observations": [{"observation-uuid": stable_uuid("observation", stack, c.id)} for c in ran]
+                                    + [{"observation-uuid": exemption_observation_uuid(stack, e)}
+                                       for e in exempted.get(control, [])],
         }  # fmt: skip
-        if control in risk_of:
-            finding["related-risks"] = [{"risk-uuid": risk_of[control]}]
+        if control in exempted:
+            finding["related-risks"] = [{"risk-uuid": exemption_risk_uuid(stack, e)} for e in exempted[control]]
         findings.append(finding)
     if not_assessed:
         observations.append({
@@ -156,7 +238,8 @@ def assessment_results(
         "end": timestamp(when),
         "local-definitions": {"components": [
             {"uuid": uuid, "type": "software", "title": tool, "description": f"{tool}, which ran the check.",
-             "status": {"state": "operational"}} for tool, uuid in sorted(tools.items())]},
+             "status": {"state": "operational"}} for tool, uuid in sorted(tools.items())],
+            **({"inventory-items": [inventory_item(stack, a) for a in assets]} if assets else {})},
         "reviewed-controls": plan["assessment-plan"]["reviewed-controls"],
         "observations": observations,
         "findings": findings,
@@ -165,10 +248,15 @@ def assessment_results(
         result["risks"] = risks
     resources = [{"uuid": stable_uuid("evidence", stack, e.href), "title": e.description,
                   "rlinks": [{"href": e.href, "hashes": [{"algorithm": "SHA-256", "value": e.sha256}]}]}
-                 for e in sorted({e for c in checks for e in c.evidence}, key=lambda e: e.href)]  # fmt: skip
+                 for e in sorted({*(e for c in checks for e in c.evidence),
+                                  *(x.source for x in exemptions if x.source is not None)},
+                                 key=lambda e: e.href)]  # fmt: skip
     document: dict[str, Any] = {
         "uuid": stable_uuid("assessment-results", stack, timestamp(when)),
-        "metadata": metadata(f"slipway stack {stack}: assessment results", when, version),
+        "metadata": {
+            **metadata(f"slipway stack {stack}: assessment results", when, version),
+            **approvers_metadata(exemptions),
+        },
         "import-ap": {"href": plan_href},
         "results": [result],
     }
@@ -185,7 +273,7 @@ def exemption_risk(stack: str, exemption: ExemptionRisk) -> dict[str, Any]:
     """An exemption as an OSCAL risk: an approved deviation, due when it expires."""
     deadline = datetime.datetime.fromisoformat(exemption.expires).replace(tzinfo=datetime.UTC)
     return {
-        "uuid": stable_uuid("risk", stack, exemption.rule, exemption.match),
+        "uuid": exemption_risk_uuid(stack, exemption),
         "title": f"Exemption from {exemption.rule} for {exemption.match}",
         "description": exemption.justification,
         "statement": f"The gate's rule {exemption.rule} is not enforced on {exemption.match} until "
@@ -193,4 +281,10 @@ def exemption_risk(stack: str, exemption: ExemptionRisk) -> dict[str, Any]:
         "status": "deviation-approved",
         "deadline": timestamp(deadline),
         "props": [{"name": "approver", "ns": NS, "value": exemption.approver}],
+        "origins": [{"actors": [{"type": "party", "actor-uuid": stable_uuid("party", exemption.approver),
+                                 "role-id": APPROVER_ROLE["id"]}]}],
     }  # fmt: skip
+
+
+def exemption_risk_uuid(stack: str, exemption: ExemptionRisk) -> str:
+    return stable_uuid("risk", stack, exemption.rule, exemption.match)

@@ -30,7 +30,7 @@ class SbomInvalid(RuntimeError):
     pass
 
 
-def _purl(name: str, version: str) -> Any:
+def purl(name: str, version: str) -> Any:
     from packageurl import PackageURL
 
     return PackageURL(type="pypi", name=name, version=version)
@@ -54,8 +54,8 @@ def _component(package: dict[str, Any]) -> Any:
                                             hashes=hashes))  # fmt: skip
     source = package.get("source", {})
     properties = [Property(name="slipway:lock:source", value=json.dumps(source, sort_keys=True))]
-    return Component(name=name, version=version, type=ComponentType.LIBRARY, purl=_purl(name, version),
-                     bom_ref=str(_purl(name, version)), external_references=references,
+    return Component(name=name, version=version, type=ComponentType.LIBRARY, purl=purl(name, version),
+                     bom_ref=str(purl(name, version)), external_references=references,
                      properties=properties)  # fmt: skip
 
 
@@ -63,14 +63,13 @@ def sbom_json(lock_path: Path, when: datetime.datetime, *, project: str = "slipw
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.model.dependency import Dependency
-    from cyclonedx.output.json import JsonV1Dot6
 
     raw = lock_path.read_bytes()
     lock = tomllib.loads(raw.decode("utf-8"))
     packages = sorted(lock["package"], key=lambda p: (p["name"], p["version"]))
     root_package = next(p for p in packages if p["name"] == project)
     root = Component(name=project, version=root_package["version"], type=ComponentType.APPLICATION,
-                     bom_ref=str(_purl(project, root_package["version"])))  # fmt: skip
+                     bom_ref=str(purl(project, root_package["version"])))  # fmt: skip
     components = {p["name"] + "@" + p["version"]: _component(p) for p in packages if p["name"] != project}
     versions: dict[str, list[str]] = {}
     for package in packages:
@@ -88,11 +87,24 @@ def sbom_json(lock_path: Path, when: datetime.datetime, *, project: str = "slipw
                 if target is not None:
                     needs.append(Dependency(ref=target.bom_ref))
         bom.dependencies.add(Dependency(ref=node.bom_ref, dependencies=needs))
+    return bom_json(bom)
+
+
+def bom_json(bom: Any) -> str:
+    """The BOM as CycloneDX 1.6 JSON, refused unless the library's strict schema accepts it."""
+    from cyclonedx.output.json import JsonV1Dot6
+
     text = str(JsonV1Dot6(bom).output_as_string(indent=2))
     problems = sbom_problems(json.loads(text))
     if problems:
         raise SbomInvalid(f"the SBOM does not validate against CycloneDX 1.6: {problems[0]}")
     return text + "\n"
+
+
+def locked_components(lock_path: Path) -> dict[str, Any]:
+    """``name@version`` -> the component of each package uv.lock pins (with its files' hashes)."""
+    lock = tomllib.loads(lock_path.read_text(encoding="utf-8"))
+    return {p["name"] + "@" + p["version"]: _component(p) for p in lock["package"]}
 
 
 @functools.cache

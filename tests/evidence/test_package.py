@@ -66,6 +66,38 @@ def test_the_summary_matches_the_gate_and_the_exemptions(package: tuple[Path, di
     assert summary["not_assessed"] > 0  # stated, not hidden: e.g. the review trails with no record here
 
 
+def test_each_exemption_is_examined_by_its_approver_on_the_exempted_object(
+    package: tuple[Path, dict[str, Any]],
+) -> None:
+    out, summary = package
+    document = json.loads((out / "assessment-results.json").read_text())["assessment-results"]
+    (result,) = document["results"]
+    parties = {p["uuid"]: p["name"] for p in document["metadata"]["parties"]}
+    items = {i["uuid"]: i["props"][0]["value"] for i in result["local-definitions"]["inventory-items"]}
+    examined = [o for o in result["observations"] if o["origins"][0]["actors"][0]["type"] == "party"]
+    assert len(examined) == summary["exemptions"] == 1
+    (observation,) = examined
+    assert observation["methods"] == ["EXAMINE"]
+    assert parties[observation["origins"][0]["actors"][0]["actor-uuid"]] == "sec.lead@example.org"
+    (subject,) = observation["subjects"]
+    assert items[subject["subject-uuid"]].startswith("object/Deployment/slipway-dev/")
+    resources = {r["uuid"]: r["rlinks"][0]["href"] for r in document["back-matter"]["resources"]}
+    assert resources[observation["relevant-evidence"][0]["href"][1:]] == "exemptions.yaml"
+
+
+def test_the_gate_names_every_rendered_object_and_the_pinned_image(package: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = package
+    (result,) = json.loads((out / "assessment-results.json").read_text())["assessment-results"]["results"]
+    items = {i["uuid"]: i for i in result["local-definitions"]["inventory-items"]}
+    (gate,) = [o for o in result["observations"] if o["title"] == "Policy gate on the rendered stack"]
+    named = [items[s["subject-uuid"]] for s in gate["subjects"] if s["type"] == "inventory-item"]
+    files = sorted(p.relative_to(out).as_posix() for p in (out / "rendered").rglob("*.yaml"))
+    assert sorted(i["links"][0]["href"] for i in named if "links" in i) == files and len(files) > 10
+    (image,) = [i for i in named if i["props"][0]["value"] == "image"]
+    assert {"name": "image-digest", "ns": "https://slipway.dev/ns/oscal", "value": "sha256:bccbda2a8678dec4bd2d936d6ea1"
+            "d4abfa9a787985119b9c8b6af3f4cbe48cb1"} in image["props"]  # fmt: skip
+
+
 def test_the_package_verifies(package: tuple[Path, dict[str, Any]], home: Path) -> None:
     out, summary = package
     result = _run("evidence", "verify", str(out), home=home)
@@ -99,5 +131,9 @@ def test_unusable_input_is_a_clear_error(home: Path, tmp_path: Path) -> None:
     refused = _run("evidence", "--stack", "dev", "--out", str(tmp_path / "taken"), home=home)
     assert refused.returncode == 2 and "not an evidence folder" in refused.stderr
     assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+    unknown = _run("evidence", "--stack", "dev", "--out", str(tmp_path / "y"), "--image", "localhost/nothing:here",
+                   home=home)  # fmt: skip
+    assert unknown.returncode == 2 and "not in the local podman storage" in unknown.stderr
+    assert not (tmp_path / "y").exists()
     no_key = _run("evidence", "--stack", "dev", "--out", str(tmp_path / "x"), home=tmp_path / "empty")
     assert no_key.returncode == 2 and "slipway keys generate" in no_key.stderr and not (tmp_path / "x").exists()

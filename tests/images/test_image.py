@@ -159,6 +159,8 @@ def test_push_prints_the_digest_the_registry_serves(model_image: BuiltImage, reg
     tag = model_image.name.rsplit(":", 1)[1]
     done = subprocess.run([SLIPWAY, "image", "build", "--tag", tag, "--push", registry], env=env, cwd=PROJECT_DIR,
                           capture_output=True, text=True, check=False, timeout=900)  # fmt: skip
+    subprocess.run(["podman", "rmi", f"{registry}/slipway/classifier:{tag}"], capture_output=True, check=False,
+                   env={**os.environ, "CONTAINERS_CONF": str(PROJECT_DIR / "images" / "containers.conf")})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     reference = done.stdout.strip().splitlines()[-1]
     assert reference.startswith(f"{registry}/slipway/classifier@sha256:")
