@@ -5,7 +5,8 @@
   finding, and exempted findings become exemption risks;
 - ``audit-reviews``, ``audit-promotions``, ``audit-exemptions``: each hash-chained audit trail verified
   (promotions' signatures too); a trail with no record yet is not assessed;
-- ``model-signature``: the stack's pinned model digest and signature verified under its pinned key;
+- ``model-signature``: the stack's pinned model digest and signature verified under its pinned key,
+  with the model's card when this machine's model store holds that model;
 - ``drills``: the latest drill records (``--drills``), when given;
 - ``sbom``: the SBOMs of uv.lock and, when it is built here, of the image, generated and validated.
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from evidence.image_sbom import Image
 
 IMAGE_SBOM = "image.cdx.json"
+MODEL_CARD = "model-card.json"
 VALID_FOR = datetime.timedelta(days=30)  # how long an automated observation is taken to hold
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
 
@@ -222,6 +224,9 @@ def model_check(
                 report["verified"] = True
             except SlipwayError as exc:
                 report.update(verified=False, error=str(exc))
+    stored = _stored_card(str(digest), folder) if digest else None
+    if stored is not None:
+        report["model_card"] = {"tag": stored, "file": MODEL_CARD}
     (folder / "model-signature.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     ran = report["verified"] is not None
     description = {
@@ -229,6 +234,12 @@ def model_check(
         False: f"the pinned signature does not verify: {report.get('error')}",
         None: "the stack pins no model digest, signature and key",
     }[report["verified"]]
+    evidence = [_evidence(folder, "model-signature.json", "the pinned model's verification")]
+    if stored is not None:
+        description += f"; its card is {stored}'s in the model store ({MODEL_CARD})"
+        evidence.append(_evidence(folder, MODEL_CARD, f"the model card of {stored}, covered by the pinned digest"))
+    elif digest:
+        description += "; the model store here holds no model with that digest, so its card is not included"
     return _outcome(
         "model-signature",
         "The stack's pinned model verified",
@@ -237,10 +248,22 @@ def model_check(
         ran=ran,
         passed=report["verified"] is True,
         description=description,
-        evidence=(_evidence(folder, "model-signature.json", "the pinned model's verification"),),
+        evidence=tuple(evidence),
         subjects=subjects,
         items=("model",) if digest else (),
     )
+
+
+def _stored_card(digest: str, folder: Path) -> str | None:
+    """Copy the card of the stored model with ``digest`` (if this machine has it); its tag."""
+    from bentos.classifier.artifact import stored_with_digest
+
+    found = stored_with_digest(digest)
+    if found is None:
+        return None
+    tag, directory = found
+    shutil.copyfile(directory / "card.json", folder / MODEL_CARD)
+    return tag
 
 
 def drills_check(

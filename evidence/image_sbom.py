@@ -19,11 +19,14 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.ids import NAMESPACE
 from evidence.sbom import bom_json, locked_components, purl
 from slipway.errors import UsageError
+
+if TYPE_CHECKING:
+    from images.engine import Engine
 
 # Runs inside the image (its python3; no network): the dpkg database and the Python distributions.
 _LIST = r"""
@@ -67,6 +70,9 @@ def find_image(config: dict[str, Any], explicit: str | None) -> Image | None:
         return None
     reference = explicit or pinned
     info = engine.find_image(reference)
+    if info is None and not explicit:  # a local build pinned by its digest (`image build --stack`, no push)
+        reference = _local_with_digest(engine, str(config.get("slipway:modelImageDigest"))) or reference
+        info = engine.find_image(reference)
     if info is None:
         if explicit:
             raise UsageError(f"image {explicit} is not in the local podman storage (`slipway image build` prints it)")
@@ -74,6 +80,12 @@ def find_image(config: dict[str, Any], explicit: str | None) -> Image | None:
     digest = str(info.get("Digest") or "")
     repository = _repository(reference)
     return Image(f"{repository}@{digest}", digest, repository)
+
+
+def _local_with_digest(engine: Engine, digest: str) -> str | None:
+    done = engine.run(["images", "--digests", "--format", "{{.Repository}}@{{.Digest}}"], check=False)
+    found = [line for line in done.stdout.splitlines() if line.endswith(f"@{digest}") and "<none>" not in line]
+    return found[0] if found else None
 
 
 def _repository(reference: str) -> str:

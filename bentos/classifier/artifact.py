@@ -113,6 +113,23 @@ def find_model(tag: str, bento: Path | None = None) -> Any:
         raise ArtifactRejected(f"model {tag} is not in {where} (run `slipway train`)") from None
 
 
+def stored_with_digest(digest: str) -> tuple[str, Path] | None:
+    """The tag and directory of the model in $BENTOML_HOME whose signed files have ``digest``."""
+    import bentoml
+
+    try:
+        models = bentoml.models.list(MODEL_NAME)
+    except bentoml.exceptions.NotFound:  # no model of that name yet
+        return None
+    for model in models:
+        try:
+            if artifact_digest(Path(model.path)) == digest:
+                return str(model.tag), Path(model.path)
+        except OSError:
+            continue
+    return None
+
+
 def latest_for_contract(contract: Contract, bento: Path | None = None) -> str:
     """The tag of the newest stored model made for ``contract`` (its card records the digest; the
     card is only read here to choose, the chosen model is verified before use)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,38 @@ def test_the_same_image_gives_the_same_bytes(model_image: BuiltImage) -> None:
     when = datetime.datetime(2026, 12, 1, 12, tzinfo=datetime.UTC)
     first, second = (image_sbom_json(image, contents(image), PROJECT_DIR / "uv.lock", when) for _ in range(2))
     assert first == second
+
+
+def test_a_stack_pinned_to_the_built_image_and_model_is_assessed_with_them(
+    model_image: BuiltImage, tmp_path: Path
+) -> None:
+    """As after `slipway image build --stack dev`: the pins are real, so the model verifies (SI-7
+    satisfied), its card is included, and the pinned image is found here by digest and described."""
+    from images.build import ModelFacts
+    from infra.stack_file import set_stack_values
+
+    project = tmp_path / "project"
+    (project / "policies").mkdir(parents=True)
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "uv.lock", "policies/gate.yaml"):
+        shutil.copy2(PROJECT_DIR / name, project / name)
+    model = ModelFacts.from_labels(Engine.find().labels(model_image.reference))
+    digest = model_image.reference.split("@", 1)[1]
+    set_stack_values(project / "Pulumi.dev.yaml", {"modelImageDigest": digest, "modelArtifactDigest": model.digest,
+                                                   "modelSignature": model.signature,
+                                                   "modelPublicKey": model.public_key_pem})  # fmt: skip
+    env = {**os.environ, "SLIPWAY_HOME": str(model_image.slipway_home), "BENTOML_HOME": str(model_image.bentoml_home)}
+    out = tmp_path / "out"
+    done = subprocess.run([SLIPWAY, "evidence", "--stack", "dev", "--out", str(out)], cwd=project, env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    (result,) = json.loads((out / "assessment-results.json").read_text())["assessment-results"]["results"]
+    states = {f["target"]["target-id"]: f["target"]["status"]["state"] for f in result["findings"]}
+    assert states["si-7_obj"] == "satisfied" and summary["not_satisfied"] == 0 and summary["open_items"] == 0
+    card = json.loads((out / "model-card.json").read_text())
+    assert card["contract"]["name"] and (out / "image.cdx.json").is_file()
+    (image,) = [i for i in result["local-definitions"]["inventory-items"] if i["props"][0]["value"] == "image"]
+    assert "examined-image" not in {p["name"] for p in image["props"]}  # the examined image is the pinned one
+    verify = subprocess.run([SLIPWAY, "evidence", "verify", str(out)], cwd=project, env=env, capture_output=True,
+                            check=False)  # fmt: skip
+    assert verify.returncode == 0
