@@ -177,11 +177,20 @@ class _WindowedHistograms:
         """``observations``: shape (n, variables)."""
         # bin index = number of edges strictly below the value (searchsorted, side="left")
         indices = (observations[:, :, None] > self.edges[None, :, :]).sum(axis=2)
-        for row in indices:
-            if len(self.recent) == self.recent.maxlen:
-                np.subtract.at(self.counts, (self._rows, self.recent[0]), 1)
-            self.recent.append(row)
-            np.add.at(self.counts, (self._rows, row), 1)
+        window = self.recent.maxlen or 0
+        entering = indices[-window:] if window else indices[:0]  # earlier ones would enter and leave at once
+        leaving = min(len(self.recent), max(0, len(self.recent) + len(entering) - window))
+        if leaving:
+            self.counts -= self._tally(np.stack([self.recent.popleft() for _ in range(leaving)]))
+        if len(entering):
+            self.counts += self._tally(entering)
+            self.recent.extend(entering)
+
+    def _tally(self, indices: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """How many of ``indices`` (shape (n, variables)) fall in each variable's bins (one bincount)."""
+        width = self.counts.shape[1]
+        flat = (self._rows[None, :] * width + indices).ravel()
+        return np.bincount(flat, minlength=self.counts.size).reshape(self.counts.shape)
 
     def shares(self, variable: int, bins: int) -> FloatArray:
         counts = self.counts[variable, :bins]

@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -72,6 +73,31 @@ def _shadow(
         return None
     _log("shadow.verified", model=model.tag, digest=model.digest)
     return ShadowRunner(model, registry)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request's validated records, ready to be scored with others."""
+
+    request_id: str
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A request's records scored; ``pending``: the review writes of its routed records."""
+
+    request_id: str
+    rows: list[dict[str, Any]]
+    assessments: list[Assessment]
+    pending: dict[int, Future[str]]
+
+
+def _outcome(future: Future[str]) -> str | ReviewStoreUnavailable:
+    try:
+        return future.result()
+    except ReviewStoreUnavailable as exc:
+        return exc
 
 
 @dataclass
@@ -145,6 +171,15 @@ class ModelRuntime:
 
     # -- predictions -------------------------------------------------------------------------------------
     def predict(self, payload: dict[str, Any], request_id: str | None) -> Answer:
+        """One request on its own (the HTTP server batches concurrent requests: ``batching``)."""
+        prepared = self.prepare(payload, request_id)
+        if not isinstance(prepared, Prepared):
+            return prepared
+        (scored,) = self.score([prepared])
+        return self.answer(scored, {index: _outcome(future) for index, future in scored.pending.items()})
+
+    def prepare(self, payload: dict[str, Any], request_id: str | None) -> Prepared | Answer:
+        """The request's validated records, or the answer that refuses it."""
         if request_id is not None and not REQUEST_ID.fullmatch(request_id):
             self.metrics.validation_errors.labels(problem="malformed_request").inc()
             return 422, {"error": "request_id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'"}
@@ -166,27 +201,47 @@ class ModelRuntime:
                 rows.append(values)
         if errors:
             return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
+        return Prepared(request_id, rows)
+
+    def score(self, requests: list[Prepared]) -> list[Scored]:
+        """Every request's records through the model, routing, drift and estimates as one batch; the
+        routed records handed to the review store (each request's answer waits for its writes)."""
+        assert self.model is not None and self.policy is not None
+        rows = [row for request in requests for row in request.rows]
         batch = InputBatch(self.contract, rows)
-        features = batch.model_input(self.model.card["input"])
-        probabilities = np.asarray(self.model.estimator.predict_proba(features), dtype=np.float64)
+        probabilities = np.asarray(self.model.estimator.predict_proba(batch.model_input(self.model.card["input"])),
+                                   dtype=np.float64)  # fmt: skip
         assessments = self.policy.assess_batch(batch.numbers, batch.categories, probabilities)
-        results = self._route(request_id, rows, assessments)
         if self.drift is not None:
             self.drift.observe(batch.numbers, batch.categories, probabilities)
         if self.estimate is not None:
-            self.estimate.observe(probabilities, auto=np.array([r["decision"] == "auto" for r in results]))
-        if self.shadow is not None:
-            self.shadow.observe(request_id, batch, [r["prediction"] for r in results])
+            self.estimate.observe(probabilities, auto=np.array([not a.needs_review for a in assessments]))
+        scored, start = [], 0
+        for request in requests:
+            mine = assessments[start : start + len(request.rows)]
+            start += len(request.rows)
+            pending = self._submit_reviews(request.request_id, request.rows, mine)
+            if self.shadow is not None:
+                self.shadow.observe(request.request_id, InputBatch(self.contract, request.rows),
+                                    [a.prediction for a in mine])  # fmt: skip
+            scored.append(Scored(request.request_id, request.rows, mine, pending))
+        return scored
+
+    def answer(self, scored: Scored, reviews: dict[int, str | ReviewStoreUnavailable]) -> Answer:
+        """The answer once every routed record's review write finished (``reviews``: its id, or why
+        it could not be stored)."""
+        assert self.model is not None
+        results = self._results(scored, reviews)
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
             "predict",
             logging.INFO if routed else logging.DEBUG,
-            request_id=request_id,
+            request_id=scored.request_id,
             decisions=[r["decision"] for r in results],
             reviews=[r["review_id"] for r in results if r["review_id"]],
             model_digest=self.model.digest,
         )
-        return 200, {"request_id": request_id, "model": self.info, "results": results}
+        return 200, {"request_id": scored.request_id, "model": self.info, "results": results}
 
     def _records(self, payload: dict[str, Any]) -> tuple[list[Any], tuple[int, str, str] | None]:
         record, records = payload.get("record"), payload.get("records")
@@ -236,10 +291,10 @@ class ModelRuntime:
         """Wait until every audit copy handed over so far is stored (tests, and shutdown)."""
         self._audit_writer.submit(lambda: None).result(timeout=timeout)
 
-    def _route(
+    def _submit_reviews(
         self, request_id: str, rows: list[dict[str, Any]], assessments: list[Assessment]
-    ) -> list[dict[str, Any]]:
-        """Queue every routed record of the request at once (one durable group), then answer each."""
+    ) -> dict[int, Future[str]]:
+        """Queue every routed record of the request (the store group-commits concurrent writes)."""
         assert self.model is not None
         pending: dict[int, Future[str]] = {}
         rate = self.settings.audit_sample_rate
@@ -263,21 +318,24 @@ class ModelRuntime:
                     model_version=self.model.version,
                     model_digest=self.model.digest,
                 )
+        return pending
+
+    def _results(self, scored: Scored, reviews: dict[int, str | ReviewStoreUnavailable]) -> list[dict[str, Any]]:
+        decisions: Counter[str] = Counter()
+        classes: Counter[str] = Counter()
         results = []
-        for index, assessment in enumerate(assessments):
+        for index, assessment in enumerate(scored.assessments):
             decision, review_id = "auto", None
             if assessment.needs_review:
-                try:
-                    if index not in pending:
-                        raise ReviewStoreUnavailable(self.queue_problem or "no review queue configured")
-                    review_id = pending[index].result()
-                    decision = "review"
-                except ReviewStoreUnavailable as exc:
+                outcome = reviews.get(index, ReviewStoreUnavailable(self.queue_problem or "no review queue configured"))
+                if isinstance(outcome, str):
+                    review_id, decision = outcome, "review"
+                else:
                     decision = "review_unavailable"
                     self.metrics.review_write_failures.inc()
-                    logger.error("review store unavailable for %s: %s", request_id, exc)
-            self.metrics.predictions.labels(decision=decision).inc()
-            self.metrics.predicted_classes.labels(predicted_class=assessment.prediction).inc()
+                    logger.error("review store unavailable for %s: %s", scored.request_id, outcome)
+            decisions[decision] += 1
+            classes[assessment.prediction] += 1
             results.append(
                 {
                     "index": index,
@@ -291,6 +349,10 @@ class ModelRuntime:
                     "review_id": review_id,
                 }
             )
+        for decision, count in decisions.items():  # one update per label, not per record
+            self.metrics.predictions.labels(decision=decision).inc(count)
+        for predicted, count in classes.items():
+            self.metrics.predicted_classes.labels(predicted_class=predicted).inc(count)
         return results
 
     # -- reviews -----------------------------------------------------------------------------------------

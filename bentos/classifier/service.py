@@ -21,7 +21,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from bentos.classifier.access import AccessGate
+from bentos.classifier.batching import PredictionBatcher
 from bentos.classifier.pages.app import review_pages
+from bentos.classifier.predict_endpoint import PredictEndpoint
 from bentos.classifier.review_queue import ReviewStoreUnavailable
 from bentos.classifier.review_store import ReviewStore, read_review_key
 from bentos.classifier.runtime import Answer, ModelRuntime
@@ -81,6 +83,7 @@ class Classifier:
         self.registry = CollectorRegistry()
         settings = ServerSettings()
         self.runtime = ModelRuntime.start(settings, self.registry, settings.load_contract())
+        self.batcher = PredictionBatcher(self.runtime, max_rows=max(settings.max_batch, 1))
         auth = AuthSettings()
         self.gate = AccessGate.from_settings(auth)
         trusts_dev_issuer = auth.issuer is None and self.gate.verifier is not None  # its issuer.json was found
@@ -108,7 +111,7 @@ class Classifier:
         return content + generate_latest(registry).decode("utf-8")
 
     @bentoml.api(route="/predict")
-    def predict(
+    async def predict(
         self,
         ctx: bentoml.Context,
         record: dict[str, Any] | None = None,
@@ -121,7 +124,7 @@ class Classifier:
             return refusal
         if request_id is None:
             request_id = ctx.request.headers.get("x-request-id")
-        return _answer(ctx, self.runtime.predict({"record": record, "records": records}, request_id))
+        return _answer(ctx, await self.batcher.predict({"record": record, "records": records}, request_id))
 
     @bentoml.api(route="/review/pending")
     def review_pending(self, ctx: bentoml.Context, limit: int = 50, offset: int = 0) -> dict[str, Any]:
@@ -202,5 +205,6 @@ def _pages() -> PageContext:
 
 
 SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)
+SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: _CURRENT[0] if _CURRENT else None)
 SERVICE.add_asgi_middleware(JsonOnly)
 SERVICE.mount_asgi_app(review_pages(_pages), path="/ui")

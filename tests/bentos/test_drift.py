@@ -132,6 +132,25 @@ def test_vectorised_window_bins_exactly_like_the_reference_binning() -> None:
         assert np.allclose(histograms.shares(index, len(variable_edges) + 1), expected)
 
 
+@pytest.mark.parametrize("sizes", [[1] * 40, [7, 30, 1, 64, 3], [100], [25, 25, 1, 49]])
+def test_the_window_holds_exactly_the_last_observations_whatever_the_batch_sizes(sizes: list[int]) -> None:
+    from bentos.classifier.drift import _WindowedHistograms
+
+    rng = np.random.default_rng(1)
+    edges = [[-1.0, 0.0, 1.0], [0.5]]
+    histograms = _WindowedHistograms(edges, window=20)
+    seen = []
+    for size in sizes:
+        batch = np.round(rng.normal(size=(size, 2)), 1)
+        histograms.add(batch)
+        seen.extend(batch.tolist())
+        last = np.array(seen[-20:])
+        for index, variable_edges in enumerate(edges):
+            counts = histograms.counts[index, : len(variable_edges) + 1]
+            expected = proportions(last[:, index], variable_edges) * len(last)
+            assert np.allclose(counts, expected) and len(histograms.recent) == len(last)
+
+
 def test_missing_numbers_have_their_own_bin_and_unseen_categories_are_counted() -> None:
     assert numeric_shares(np.array([1.0, 2.0, np.nan, np.nan]), [1.5]).tolist() == [0.25, 0.25, 0.5]
     assert category_shares(["a", "b", "z", None], ["a", "b"]).tolist() == [0.25, 0.25, 0.25, 0.25]

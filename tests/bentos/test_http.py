@@ -96,7 +96,10 @@ def test_oversized_batches_and_non_json_bodies(client: Any, monkeypatch: pytest.
     response = client.post("/predict", content=b"--x\r\n", headers={"content-type": "multipart/form-data; boundary=x"})
     assert response.status_code == 415
     response = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 400
+    assert response.status_code == 400 and "not valid JSON" in response.json()["detail"]
+    nan = b'{"record": {"mean_radius": NaN}}'  # Python's json would take it; JSON has no NaN
+    response = client.post("/predict", content=nan, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "NaN is not JSON" in response.json()["detail"]
 
 
 def test_the_review_flow_is_audited_end_to_end(local_issuer: LocalIssuer, client: Any, home: Path) -> None:

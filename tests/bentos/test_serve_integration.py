@@ -82,3 +82,55 @@ def test_a_tampered_model_never_becomes_ready(home: Path, trained: Trained) -> N
         log = server.log.read_text()
     refusals = [json.loads(line) for line in log.splitlines() if '"model refused' in line and line.startswith("{")]
     assert refusals and refusals[0]["level"] == "error"
+
+
+def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
+    local_issuer: LocalIssuer, home: Path, trained: Trained
+) -> None:
+    """Concurrent requests are scored in shared batches and their review writes group-committed; an
+    answer that says "review" waited for its own commit, so SIGKILL mid-load loses none of them."""
+    import asyncio
+    import os
+    import signal
+
+    from tests.bentos.conftest import dataset
+
+    records, _ = dataset()
+    env = _env(home, trained.tag)
+    answered: list[str] = []
+    with running(env, home / "first.log") as server:
+        server.wait_until_up("/readyz")
+
+        async def load() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+
+                async def one(index: int) -> None:
+                    try:
+                        response = await client.post(f"{server.url}/predict", json={"record": records[index % 500]})
+                    except httpx.HTTPError:
+                        return  # sent after the kill
+                    for result in response.json()["results"]:
+                        if result["decision"] == "review":
+                            answered.append(result["review_id"])
+                    if len(answered) >= 60 and server.process.poll() is None:
+                        os.killpg(server.process.pid, signal.SIGKILL)  # mid-load: other writes in flight
+
+                for start in range(0, 2000, 32):
+                    await asyncio.gather(*(one(i) for i in range(start, start + 32)))
+                    if server.process.poll() is not None:
+                        return
+
+        asyncio.run(load())
+        assert server.process.wait(timeout=30) == -signal.SIGKILL
+    assert len(answered) >= 60
+    reviewer = local_issuer.headers("dr.a", "reviewer")
+    with running(env, home / "second.log") as server:
+        server.wait_until_up("/readyz")
+        stored: set[str] = set()
+        while True:
+            page = httpx.post(f"{server.url}/review/pending", json={"limit": 500, "offset": len(stored)},
+                              headers=reviewer, timeout=30).json()  # fmt: skip
+            if not page["items"]:
+                break
+            stored |= {i["review_id"] for i in page["items"]}
+    assert set(answered) <= stored

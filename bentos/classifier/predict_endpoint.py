@@ -1,0 +1,117 @@
+"""POST /predict as a plain ASGI handler inside BentoML's middleware stack.
+
+Why: the model is cheap and batched, so per-request framework work dominated. BentoML's own
+middlewares still wrap this handler — its request metrics (which the latency and error-budget alerts
+read), tracing, access log, timeout and concurrency limit — but the request no longer goes through
+Starlette's router, BentoML's pydantic IO models and a per-call ``inspect.signature``. The contract
+is the one the BentoML API declares (and still serves to in-process callers and /docs.json): a JSON
+object with ``record`` (an object) or ``records`` (a list), and an optional ``request_id``; the same
+statuses as before (400 unusable body, 401/403 identity, 413 too large, 415 not JSON, 422 invalid
+records, 503 no model).
+
+Usage::
+
+    SERVICE.add_asgi_middleware(PredictEndpoint)      # answers POST /predict; passes the rest on
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from bentos.classifier.access import AccessGate
+from bentos.classifier.batching import PredictionBatcher
+from bentos.classifier.runtime import Answer
+
+MAX_BODY = 32 * 1024 * 1024  # bytes: far above 256 records of any sane contract
+FIELDS = {"record": (dict, "an object"), "records": (list, "a list"), "request_id": (str, "a string")}
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Predicting(Protocol):
+    """The running service, as this handler needs it."""
+
+    gate: AccessGate
+    batcher: PredictionBatcher
+
+
+class PredictEndpoint:
+    def __init__(self, app: Any, service: Callable[[], Predicting | None]) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        service = self.service() if scope["type"] == "http" and scope["path"] == "/predict" else None
+        if service is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        await respond(send, await self.predict(service, scope, receive))
+
+    async def predict(self, service: Predicting, scope: dict[str, Any], receive: Receive) -> Answer:
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers") or ()}
+        media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if media_type not in ("application/json", ""):
+            return 415, {"error": f"send application/json, not {media_type}"}
+        _, refusal = service.gate.check("/predict", headers, scope.get("query_string", b"").decode("latin-1"))
+        if refusal is not None:
+            return refusal
+        body = await read_body(receive)
+        if body is None:
+            return 413, {"error": f"the body exceeds {MAX_BODY // (1024 * 1024)} MiB"}
+        payload, problem = parse(body)
+        if problem is not None:
+            return 400, {"error": "1 validation error for predict", "detail": problem}
+        request_id = payload.get("request_id")
+        if request_id is None:
+            request_id = headers.get("x-request-id")
+        return await service.batcher.predict({"record": payload.get("record"), "records": payload.get("records")},
+                                             request_id)  # fmt: skip
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None past ``MAX_BODY``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def parse(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """The request object, or why it is unusable (as BentoML's input validation words it)."""
+    try:
+        payload = json.loads(body, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, f"the body is not valid JSON: {exc}"
+    if not isinstance(payload, dict):
+        return {}, "the body must be a JSON object with 'record' or 'records'"
+    for name, (kind, words) in FIELDS.items():
+        value = payload.get(name)
+        if value is not None and not isinstance(value, kind):
+            return {}, f"{name}: must be {words}"
+    return payload, None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def respond(send: Send, answer: Answer) -> None:
+    status, body = answer
+    content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
+    if "request_id" in body:
+        headers.append((b"x-request-id", str(body["request_id"]).encode("latin-1")))
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="slipway"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
