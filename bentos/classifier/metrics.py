@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -89,6 +90,7 @@ class ServiceMetrics:
     ):
         """``classes``: the contract's classes (their per-class counters start at 0)."""
         self.registry = registry
+        self._children: dict[tuple[int, str], Any] = {}
         self.predictions = Counter(
             "slipway_predictions_total",
             "Records answered by the model server, by routing decision (auto, review, review_unavailable).",
@@ -218,6 +220,15 @@ class ServiceMetrics:
     def _at_scrape_time(self, collector: Collector) -> None:
         self.registry.register(collector)
         self.scrape_time.register(collector)
+
+    def child(self, metric: Any, value: str) -> Any:
+        """``metric.labels(value)`` for a metric with one label, kept: ``labels`` builds and checks the
+        label tuple on every call, which showed in the server's profile once per record."""
+        key = (id(metric), value)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(value)
+        return found
 
     def watch_labels(self, statistics: Callable[[], LabelStatistics]) -> None:
         """Export what people's labels say about the served model (``bentos.classifier.labels``)."""

@@ -101,17 +101,21 @@ class RoutingPolicy:
         unseen = {
             name: [v is not None and v not in seen for v in categories[name]] for name, seen in self.categories.items()
         }
-        winners = np.argmax(probabilities, axis=1)
+        winners: list[int] = np.argmax(probabilities, axis=1).tolist()
+        rows: list[list[float]] = probabilities.tolist()  # plain floats: no numpy scalar per value
+        far: list[float] = distances.tolist()
+        any_outside = [bool(flag) for flag in np.asarray(outside).any(axis=1)]
         results = []
-        for index, winner in enumerate(winners.tolist()):
-            row = probabilities[index]
-            prediction, confidence = self.classes[winner], float(row[winner])
+        for index, winner in enumerate(winners):
+            row = rows[index]
+            prediction, confidence = self.classes[winner], row[winner]
             reasons = []
             if confidence < self.confidence_threshold:
                 reasons.append(LOW_CONFIDENCE)
             unusual = [name for name, flags in unseen.items() if flags[index]]
-            unusual += [self.numeric[i] for i in np.flatnonzero(outside[index])]
-            if distances[index] > self.ood_threshold:
+            if any_outside[index]:
+                unusual += [self.numeric[i] for i in np.flatnonzero(outside[index])]
+            if far[index] > self.ood_threshold:
                 top = np.argsort(-np.nan_to_num(np.abs(z[index])))[:TOP_UNUSUAL]
                 unusual += [self.numeric[i] for i in top if self.numeric[i] not in unusual]
             if unusual:
@@ -122,8 +126,8 @@ class RoutingPolicy:
                 Assessment(
                     prediction,
                     confidence,
-                    dict(zip(self.classes, (float(p) for p in row), strict=True)),
-                    float(distances[index]),
+                    dict(zip(self.classes, row, strict=True)),
+                    far[index],
                     tuple(reasons),
                     tuple(unusual),
                 )

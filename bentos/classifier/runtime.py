@@ -306,7 +306,7 @@ class ModelRuntime:
                     self._audit_sample(request_id, index, rows[index], assessment, rate)
                 continue
             for reason in assessment.reasons:
-                self.metrics.reasons.labels(reason=reason).inc()
+                self.metrics.child(self.metrics.reasons, reason).inc()
             if self.queue is not None:
                 pending[index] = self.queue.submit(
                     request_id,
@@ -350,9 +350,9 @@ class ModelRuntime:
                 }
             )
         for decision, count in decisions.items():  # one update per label, not per record
-            self.metrics.predictions.labels(decision=decision).inc(count)
+            self.metrics.child(self.metrics.predictions, decision).inc(count)
         for predicted, count in classes.items():
-            self.metrics.predicted_classes.labels(predicted_class=predicted).inc(count)
+            self.metrics.child(self.metrics.predicted_classes, predicted).inc(count)
         return results
 
     # -- reviews -----------------------------------------------------------------------------------------
