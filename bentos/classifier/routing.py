@@ -104,7 +104,7 @@ class RoutingPolicy:
         winners: list[int] = np.argmax(probabilities, axis=1).tolist()
         rows: list[list[float]] = probabilities.tolist()  # plain floats: no numpy scalar per value
         far: list[float] = distances.tolist()
-        any_outside = [bool(flag) for flag in np.asarray(outside).any(axis=1)]
+        any_outside = np.count_nonzero(outside, axis=1) > 0
         results = []
         for index, winner in enumerate(winners):
             row = rows[index]
