@@ -29,12 +29,13 @@ setup: $(VENV)/.synced  ## install the locked environment into .venv
 # docker-registry (a real OCI registry on loopback for push tests), postgresql (the shared review store's
 # tests start their own server; its binaries live off PATH in /usr/lib/postgresql) and chromium (the review
 # pages in a real browser, driven by Playwright), prometheus-alertmanager (the drills deliver through it)
-# and faketime (drills of "the last run was hours ago" run the real command under libfaketime).
+# and faketime (drills of "the last run was hours ago" run the real command under libfaketime); wrk loads
+# the servers in benchmarks/peers_bench.py.
 # One apt-get for whatever is missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_TOOLS := promtool:prometheus prometheus-pushgateway:prometheus-pushgateway podman:podman runc:runc \
   mmdebstrap:mmdebstrap docker-registry:docker-registry chromium:chromium \
-  prometheus-alertmanager:prometheus-alertmanager faketime:faketime
+  prometheus-alertmanager:prometheus-alertmanager faketime:faketime wrk:wrk
 system-tools:  ## install the Debian packages the demo and the tests run (those not on PATH)
 	@missing=$$(for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || echo $${pair#*:}; done; \
 	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || echo postgresql); \
@@ -112,6 +113,7 @@ bench: setup  ## performance figures (see benchmarks/); CHECKOV=1 adds the Check
 	$(RUN) python benchmarks/render_bench.py
 	$(RUN) python benchmarks/gate_bench.py $(if $(CHECKOV),--checkov)
 	$(RUN) python benchmarks/serve_bench.py
+	$(RUN) python benchmarks/peers_bench.py
 	$(RUN) python benchmarks/pipeline_bench.py
 	$(RUN) python benchmarks/image_bench.py
 
