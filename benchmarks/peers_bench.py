@@ -27,11 +27,9 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -39,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from benchmarks.servers import server_process
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -125,31 +125,11 @@ def cpu_limited(name: str, cpus: float) -> Iterator[Path]:
 def serving(peer: Peer, cpus: float, log: Path) -> Iterator[tuple[str, Path]]:
     """The peer serving on loopback inside its CPU limit: its URL and its cgroup."""
     url = f"http://127.0.0.1:{peer.port}"
-    with cpu_limited(peer.name.replace("+", "-"), cpus) as group, log.open("wb") as output:
-        procs = group / "cgroup.procs"
+    with cpu_limited(peer.name.replace("+", "-"), cpus) as group:
         # the shell joins the cgroup first, so the server and every worker it starts are inside it
-        command = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "serve", *peer.command]
-        process = subprocess.Popen(command, cwd=PROJECT, env=peer.env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(url + peer.ready, timeout=2).status_code == 200:
-                        break
-                if process.poll() is not None:
-                    raise SystemExit(f"{peer.name} exited; see {log}")
-                time.sleep(0.25)
-            else:
-                raise SystemExit(f"{peer.name} not ready in 180 s; see {log}")
+        command = ["sh", "-c", f'echo $$ > {group / "cgroup.procs"} && exec "$@"', "serve", *peer.command]
+        with server_process(command, peer.env, log, url + peer.ready, name=peer.name, timeout=180):
             yield url, group
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def cpu_seconds(group: Path) -> float:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from benchmarks.servers import server_process
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,31 +42,10 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def serve(target: str, env: dict[str, str], log: Path) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                if process.poll() is not None:
-                    raise SystemExit(f"{target} exited; see {log}")
-                time.sleep(0.25)
-            else:
-                raise SystemExit(f"{target} not ready; see {log}")
-            yield url
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+    url = f"http://127.0.0.1:{_free_port()}"
+    command = [str(BIN / "bentoml"), "serve", target, "--host", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    with server_process(command, env, log, f"{url}/readyz", name=target):
+        yield url
 
 
 async def load(

@@ -15,6 +15,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import tempfile
@@ -149,6 +150,10 @@ def run_under_mocks(config: Mapping[str, str], stack: str) -> tuple[StackSetting
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             return {}, None
 
+    try:  # Pulumi makes its futures on the thread's current loop; asyncio.run() elsewhere unsets it
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(CaptureMocks(), project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(dict(config))
     settings = load_settings()  # before any resource: a bad key stops here

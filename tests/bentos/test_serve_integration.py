@@ -120,7 +120,11 @@ def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
                     if server.process.poll() is not None:
                         return
 
-        asyncio.run(load())
+        loop = asyncio.new_event_loop()  # its own loop: asyncio.run() would unset the thread's for later tests
+        try:
+            loop.run_until_complete(load())
+        finally:
+            loop.close()
         assert server.process.wait(timeout=30) == -signal.SIGKILL
     assert len(answered) >= 60
     reviewer = local_issuer.headers("dr.a", "reviewer")
