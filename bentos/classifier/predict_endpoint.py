@@ -11,23 +11,24 @@ records, 503 no model).
 
 Usage::
 
-    SERVICE.add_asgi_middleware(PredictEndpoint)      # answers POST /predict; passes the rest on
+    SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: running_service_or_none)  # POST /predict
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from starlette.types import Receive, Scope, Send
+
 from bentos.classifier.access import AccessGate
+from bentos.classifier.answers import refused_media_type, response, scope_headers
 from bentos.classifier.batching import PredictionBatcher
 from bentos.classifier.runtime import Answer
 
 MAX_BODY = 32 * 1024 * 1024  # bytes: far above 256 records of any sane contract
 FIELDS = {"record": (dict, "an object"), "records": (list, "a list"), "request_id": (str, "a string")}
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class Predicting(Protocol):
@@ -41,18 +42,18 @@ class PredictEndpoint:
     def __init__(self, app: Any, service: Callable[[], Predicting | None]) -> None:
         self.app, self.service = app, service
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = self.service() if scope["type"] == "http" and scope["path"] == "/predict" else None
         if service is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        await respond(send, await self.predict(service, scope, receive))
+        await response(await self.predict(service, scope, receive))(scope, receive, send)
 
-    async def predict(self, service: Predicting, scope: dict[str, Any], receive: Receive) -> Answer:
-        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope.get("headers") or ()}
-        media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if media_type not in ("application/json", ""):
-            return 415, {"error": f"send application/json, not {media_type}"}
+    async def predict(self, service: Predicting, scope: Scope, receive: Receive) -> Answer:
+        headers = scope_headers(scope)
+        not_json = refused_media_type(headers)
+        if not_json is not None:
+            return not_json
         _, refusal = service.gate.check("/predict", headers, scope.get("query_string", b"").decode("latin-1"))
         if refusal is not None:
             return refusal
@@ -103,15 +104,3 @@ def parse(body: bytes) -> tuple[dict[str, Any], str | None]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-async def respond(send: Send, answer: Answer) -> None:
-    status, body = answer
-    content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
-    if "request_id" in body:
-        headers.append((b"x-request-id", str(body["request_id"]).encode("latin-1")))
-    if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="slipway"'))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})

@@ -18,9 +18,9 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 import bentoml
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 
 from bentos.classifier.access import AccessGate
+from bentos.classifier.answers import refused_media_type, response, scope_headers
 from bentos.classifier.batching import PredictionBatcher
 from bentos.classifier.pages.app import review_pages
 from bentos.classifier.predict_endpoint import PredictEndpoint
@@ -34,7 +34,6 @@ from slipway.identity.settings import AuthSettings
 from slipway.logs import configure
 
 API_ROUTES = frozenset({"/predict", "/review/pending", "/review/item", "/review/claim", "/review/resolve"})
-JSON = "application/json"
 
 
 class JsonOnly:
@@ -46,11 +45,9 @@ class JsonOnly:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_ROUTES:
-            headers = dict(scope.get("headers") or [])
-            media_type = headers.get(b"content-type", JSON.encode()).split(b";")[0].strip().decode("latin-1").lower()
-            if media_type not in (JSON, ""):
-                response = JSONResponse({"error": f"send {JSON}, not {media_type}"}, status_code=415)
-                await response(scope, receive, send)
+            refusal = refused_media_type(scope_headers(scope))
+            if refusal is not None:
+                await response(refusal)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -58,16 +55,7 @@ class JsonOnly:
 def _answer(ctx: bentoml.Context, answer: Answer) -> Any:
     """For handlers that take the context: BentoML applies its status to whatever is returned."""
     ctx.response.status_code = answer[0]
-    return _respond(answer)
-
-
-def _respond(answer: Answer) -> Any:
-    """The answer as a response with its status (BentoML passes Response objects through)."""
-    status, body = answer
-    headers = {"X-Request-Id": str(body["request_id"])} if "request_id" in body else {}
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="slipway"'
-    return JSONResponse(body, status_code=status, headers=headers)
+    return response(answer)  # BentoML passes Response objects through
 
 
 @bentoml.service(
