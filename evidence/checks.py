@@ -12,7 +12,8 @@
 
 Usage::
 
-    outcomes, exemptions = run_checks(stack, project_dir, folder, catalog, kit, subjects, when)
+    gate, exemptions, rendered = gate_check(stack, project_dir, folder, catalog, kit, subjects, when)
+    audit = audit_check("reviews", folder, kit, subjects, when)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from evidence.catalog import Catalog
 from evidence.component import KitComponents
-from evidence.inventory import Asset, rendered_assets
+from evidence.inventory import Asset, object_id, rendered_assets
 from evidence.results import CheckOutcome, Evidence, ExemptionRisk
 from evidence.sbom import sbom_json
 
@@ -131,7 +132,7 @@ def gate_check(
         controls = sorted(
             {_control(catalog, m, kit.outside_baselines) for m in finding.controls if m.startswith("nist-800-53:")}
         )
-        where = f"{finding.source.kind}/{finding.source.namespace or '-'}/{finding.source.name}"
+        where = object_id(finding.source.kind, finding.source.namespace, finding.source.name)
         if finding.exemption is not None:
             e = finding.exemption
             exemptions[(e.rule, where)] = ExemptionRisk(
@@ -141,9 +142,7 @@ def gate_check(
             for control in controls:
                 failed.setdefault(control, []).append(f"{finding.rule.id} on {where}")
                 level = finding.rule.severity.value
-                if SEVERITY_ORDER.index(level) > SEVERITY_ORDER.index(severity.get(control, "low")):
-                    severity[control] = level
-                severity.setdefault(control, level)
+                severity[control] = max(severity.get(control, level), level, key=SEVERITY_ORDER.index)
     description = (
         f"{len(result.objects)} rendered objects of stack {stack}: {result.mandatory} blocking findings, "
         f"{result.exempted} exempted, {len(result.problems)} unusable inputs"

@@ -40,8 +40,14 @@ class Asset:
     href: str | None = None  # its file in the evidence folder
 
 
-def object_key(kind: str, namespace: str | None, name: str) -> str:
-    return f"object/{kind}/{namespace or '-'}/{name}"
+def object_id(kind: str, namespace: str | None, name: str) -> str:
+    """``Deployment/slipway-dev/classifier``: how findings, exemptions and assets name an object."""
+    return f"{kind}/{namespace or '-'}/{name}"
+
+
+def object_key(identifier: str) -> str:
+    """The asset key of the object ``identifier`` (an ``object_id``)."""
+    return f"object/{identifier}"
 
 
 def rendered_assets(objects: Iterable[Rendered], hashes: Mapping[str, str]) -> list[Asset]:
@@ -50,7 +56,7 @@ def rendered_assets(objects: Iterable[Rendered], hashes: Mapping[str, str]) -> l
     for obj in objects:
         href = f"rendered/{obj.relative_path.as_posix()}"
         props = (("kind", obj.kind), ("namespace", obj.namespace or "-"), ("name", obj.name), ("sha256", hashes[href]))
-        assets.append(Asset(object_key(obj.kind, obj.namespace, obj.name),
+        assets.append(Asset(object_key(object_id(obj.kind, obj.namespace, obj.name)),
                             f"The rendered {obj.kind} {obj.name} of the stack, as `pulumi up` would create it.",
                             "this-system", props, href))  # fmt: skip
     return sorted(assets, key=lambda a: a.key)

@@ -26,7 +26,7 @@ from typing import Any
 from evidence.catalog import Catalog
 from evidence.component import NS, KitComponents, metadata, rule_controls, timestamp
 from evidence.ids import stable_uuid
-from evidence.inventory import Asset, asset_uuid, inventory_item
+from evidence.inventory import Asset, asset_uuid, inventory_item, object_key
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class CheckOutcome:
 @dataclass(frozen=True)
 class ExemptionRisk:
     rule: str
-    match: str
+    match: str  # the exempted object, as ``inventory.object_id`` names it
     justification: str
     approver: str
     expires: str  # YYYY-MM-DD
@@ -68,12 +68,8 @@ class ExemptionRisk:
     source: Evidence | None = None  # the exemptions file, copied into the evidence folder
 
     @property
-    def key(self) -> tuple[str, str]:
-        return self.rule, self.match
-
-    @property
     def object_key(self) -> str:
-        return f"object/{self.match}"
+        return object_key(self.match)
 
 
 APPROVER_ROLE = {
