@@ -119,7 +119,8 @@ def write_package(
     config = stack_config(project, stack)
     examined = find_image(config, image)
     pinned = pinned_assets(config, examined.reference if examined else None)
-    catalog, kit = Catalog.load(), load_components(Catalog.load())
+    catalog = Catalog.load()
+    kit = load_components(catalog)
     version = kit_version()
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.resolve().parent))
     try:
