@@ -7,8 +7,10 @@ under load the per-request cost falls instead of queueing. There is no fixed del
 closes as soon as a pass of the event loop brings no new request (or it holds ``max_rows``
 records, or ``max_wait`` passed), so a lone request is answered at once.
 
-Each answer still waits for its own review writes: a routed record is never answered as final, and
-"review" only once its record is durable (the store group-commits writes from all requests).
+Each answer still waits for its batch's review writes: a routed record is never answered as final,
+and "review" only once its record is durable. The batch's routed records go to the store in one
+submission (which group-commits them with any other waiting writes), and the writer's one
+completion wakes every request of the batch that waits for it.
 
 Usage::
 
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from bentos.classifier.review_queue import ReviewStoreUnavailable
-from bentos.classifier.runtime import Answer, ModelRuntime, Prepared, Scored
+from bentos.classifier.runtime import Answer, ModelRuntime, Prepared, Scored, Written
 
 
 @dataclass
@@ -31,7 +34,9 @@ class PredictionBatcher:
     runtime: ModelRuntime
     max_rows: int = 256
     max_wait: float = 0.005  # seconds a batch may stay open while requests keep arriving
-    _waiting: list[tuple[Prepared, asyncio.Future[Scored]]] = field(default_factory=list)
+    _waiting: list[tuple[Prepared, asyncio.Future[tuple[Scored, asyncio.Future[Written] | None]]]] = field(
+        default_factory=list
+    )
     _rows: int = 0
     _opened: float = 0.0
     _seen: int = 0
@@ -42,7 +47,7 @@ class PredictionBatcher:
         if not isinstance(prepared, Prepared):
             return prepared
         loop = asyncio.get_running_loop()
-        scored: asyncio.Future[Scored] = loop.create_future()
+        scored: asyncio.Future[tuple[Scored, asyncio.Future[Written] | None]] = loop.create_future()
         self._waiting.append((prepared, scored))
         self._rows += len(prepared.rows)
         if self._rows >= self.max_rows:
@@ -50,15 +55,8 @@ class PredictionBatcher:
         elif not self._scheduled:
             self._scheduled, self._opened, self._seen = True, time.monotonic(), len(self._waiting)
             loop.call_soon(self._tick)
-        result = await scored
-        reviews: dict[int, str | ReviewStoreUnavailable] = {}
-        for index, future in result.pending.items():
-            try:
-                review_id: str = await asyncio.wrap_future(future)
-                reviews[index] = review_id
-            except ReviewStoreUnavailable as exc:
-                reviews[index] = exc
-        return self.runtime.answer(result, reviews)
+        result, written = await scored
+        return self.runtime.answer(result, None if written is None else await written)
 
     def _tick(self) -> None:
         """One pass of the loop later: keep the batch open while requests are still arriving."""
@@ -82,6 +80,24 @@ class PredictionBatcher:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, scored, strict=True):
+        loop = asyncio.get_running_loop()
+        waiters: list[asyncio.Future[Written]] = []
+        for (_, future), result in zip(batch, scored.requests, strict=True):
+            written = None
+            if result.review_slots and scored.written is not None:
+                written = loop.create_future()
+                waiters.append(written)
             if not future.done():  # its caller may have gone (a cancelled request)
-                future.set_result(result)
+                future.set_result((result, written))
+        if scored.written is not None and waiters:
+            scored.written.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, done, waiters))
+
+
+def _settle(done: Future[list[str]], waiters: list[asyncio.Future[Written]]) -> None:
+    """On the loop: the batch's review writes finished; every request waiting for them learns how."""
+    failure = done.exception()
+    outcome: Written = done.result() if failure is None else (
+        failure if isinstance(failure, ReviewStoreUnavailable) else ReviewStoreUnavailable(str(failure)))  # fmt: skip
+    for waiter in waiters:
+        if not waiter.done():  # its caller may have gone
+            waiter.set_result(outcome)

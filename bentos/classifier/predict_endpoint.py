@@ -1,9 +1,11 @@
-"""POST /predict as a plain ASGI handler inside BentoML's middleware stack.
+"""POST /predict as a plain ASGI handler: in front of BentoML's middleware stack when it can be.
 
-Why: the model is cheap and batched, so per-request framework work dominated. BentoML's own
-middlewares still wrap this handler — its request metrics (which the latency and error-budget alerts
-read), tracing, access log, timeout and concurrency limit — but the request no longer goes through
-Starlette's router, BentoML's pydantic IO models and a per-call ``inspect.signature``. The contract
+Why: the model is cheap and batched, so per-request framework work dominated. The request does not
+go through Starlette's router, BentoML's pydantic IO models and a per-call ``inspect.signature``.
+When the app starts, this middleware puts a ``front_door.FrontDoor`` before BentoML's whole stack,
+which keeps that stack's results for /predict (its request metrics, which the latency and
+error-budget alerts read; the timeout, the concurrency limit, the access log) at a fraction of its
+cost; where it cannot (tracing on), /predict is answered here, inside the stack. The contract
 is the one the BentoML API declares (and still serves to in-process callers and /docs.json): a JSON
 object with ``record`` (an object) or ``records`` (a list), and an optional ``request_id``; the same
 statuses as before (400 unusable body, 401/403 identity, 413 too large, 415 not JSON, 422 invalid
@@ -11,12 +13,13 @@ records, 503 no model).
 
 Usage::
 
-    SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: running_service_or_none)  # POST /predict
+    SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: running_service_or_none, name=SERVICE.name)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -25,8 +28,11 @@ from starlette.types import Receive, Scope, Send
 from bentos.classifier.access import AccessGate
 from bentos.classifier.answers import refused_media_type, response, scope_headers
 from bentos.classifier.batching import PredictionBatcher
+from bentos.classifier.front_door import install
 from bentos.classifier.runtime import Answer
+from slipway.logs import configure
 
+logger = logging.getLogger("slipway.classifier")
 MAX_BODY = 32 * 1024 * 1024  # bytes: far above 256 records of any sane contract
 FIELDS = {"record": (dict, "an object"), "records": (list, "a list"), "request_id": (str, "a string")}
 
@@ -39,15 +45,27 @@ class Predicting(Protocol):
 
 
 class PredictEndpoint:
-    def __init__(self, app: Any, service: Callable[[], Predicting | None]) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app: Any, service: Callable[[], Predicting | None], *, name: str) -> None:
+        self.app, self.service, self.name = app, service, name  # name: the BentoML service's (its config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and "app" in scope:
+            self._front_door(scope["app"])
         service = self.service() if scope["type"] == "http" and scope["path"] == "/predict" else None
         if service is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         await response(await self.predict(service, scope, receive))(scope, receive, send)
+
+    def _front_door(self, app: Any) -> None:
+        installed, why = install(app, self.handle, service_name=self.name)
+        configure()  # the app starts before the service does (which configures the logs too)
+        (logger.info if installed else logger.warning)("/predict front door: %s", why)
+
+    async def handle(self, scope: Scope, receive: Receive) -> Answer | None:
+        """The front door's handler: the answer, or None while the service is not up."""
+        service = self.service()
+        return None if service is None else await self.predict(service, scope, receive)
 
     async def predict(self, service: Predicting, scope: Scope, receive: Receive) -> Answer:
         headers = scope_headers(scope)

@@ -25,7 +25,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from bentos.classifier.labels import STATISTICS_SQL, LabelStatistics
 from bentos.classifier.review_flow import DEFAULT_LEASE, FIRST, Case, ReviewConflict, claim, decide
+from bentos.classifier.review_store import NewReview, first_of
 
 __all__ = ["ReviewConflict", "ReviewItem", "ReviewNotFound", "ReviewQueue", "ReviewStoreUnavailable"]
 from slipway.audit import AuditTrail
@@ -81,10 +82,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX IF NOT EXISTS reviews_model ON reviews (model_digest, status)",
     ),
 )
-GROUP_LIMIT = 64
 CASE_COLUMNS = ("review_id", "status", "prediction", "stage", "version", "claimed_by", "claim_expires", "first_label",
                 "first_reviewer", "second_label", "second_reviewer", "label", "reviewer")  # fmt: skip
-_Job = tuple[tuple[object, ...], dict[str, object], "Future[str]"]
+GROUP_LIMIT = 64  # reviews per transaction (a job of more is stored whole)
+_Job = tuple[list[tuple[object, ...]], list[dict[str, Any]], "Future[list[str]]"]
 
 
 class ReviewStoreUnavailable(SlipwayError):
@@ -305,33 +306,26 @@ class ReviewQueue:
     ) -> Future[str]:
         """Queue a review; the future resolves to its id once it is on disk (or fails with
         ReviewStoreUnavailable). ``sample_rate``: an audit case, drawn at that rate from automatic
-        decisions. Concurrent submissions are group-committed: one writer thread stores every
-        waiting review in one transaction and one audit append (two fsyncs per group)."""
-        review_id = review_id_for(request_id, item)
-        row = (
-            review_id,
-            request_id,
-            item,
-            time.time(),
-            prediction,
-            probability,
-            json.dumps(reasons),
-            model_version,
-            model_digest,
-            self._fernet.encrypt(json.dumps(features).encode()),
-            sample_rate,
-        )
-        audit = {
-            "review_id": review_id,
-            "request_id": request_id,
-            "item": item,
-            "reasons": reasons,
-            "prediction": prediction,
-            "model_digest": model_digest,
-            **({"sample_rate": sample_rate} if sample_rate is not None else {}),
-        }
-        pending: Future[str] = Future()
-        self._writer().put((row, audit, pending))
+        decisions."""
+        review = NewReview(request_id, item, features, prediction, probability, reasons, model_version, model_digest,
+                           sample_rate)  # fmt: skip
+        return first_of(self.submit_many([review]))
+
+    def submit_many(self, reviews: Sequence[NewReview]) -> Future[list[str]]:
+        """Queue several reviews; the future resolves to their ids once all are on disk. Concurrent
+        submissions are group-committed: one writer thread stores every waiting review in one
+        transaction and one audit append (two fsyncs per group)."""
+        now = time.time()
+        rows: list[tuple[object, ...]] = []
+        audits = []
+        for review in reviews:
+            review_id = review_id_for(review.request_id, review.item)
+            rows.append((review_id, review.request_id, review.item, now, review.prediction, review.probability,
+                         json.dumps(review.reasons), review.model_version, review.model_digest,
+                         self._fernet.encrypt(json.dumps(review.features).encode()), review.sample_rate))  # fmt: skip
+            audits.append(review.audit_record(review_id))
+        pending: Future[list[str]] = Future()
+        self._writer().put((rows, audits, pending))
         return pending
 
     def _writer(self) -> queue.SimpleQueue[_Job]:
@@ -344,29 +338,31 @@ class ReviewQueue:
     def _write_loop(self, jobs: queue.SimpleQueue[_Job]) -> None:
         while True:
             group = [jobs.get()]
-            while len(group) < GROUP_LIMIT:
+            size = len(group[0][0])
+            while size < GROUP_LIMIT:
                 try:
                     group.append(jobs.get_nowait())
                 except queue.Empty:
                     break
+                size += len(group[-1][0])
+            rows = [row for job in group for row in job[0]]
+            audits = [audit for job in group for audit in job[1]]
             try:
-                created = self._store(group)
-                self.audit.append_many(
-                    [("review.created", audit) for (_, audit, _), new in zip(group, created, strict=True) if new]
-                )
+                created = self._store(rows)
+                self.audit.append_many([("review.created", a) for a, new in zip(audits, created, strict=True) if new])
             except Exception as exc:  # noqa: BLE001 - every waiter must learn the outcome, whatever it was
                 failure = exc if isinstance(exc, ReviewStoreUnavailable) else ReviewStoreUnavailable(str(exc))
                 for _, _, waiter in group:
                     waiter.set_exception(failure)
                 continue
-            for row, _, waiter in group:
-                waiter.set_result(str(row[0]))
+            for job_rows, _, waiter in group:
+                waiter.set_result([str(row[0]) for row in job_rows])
 
-    def _store(self, group: list[_Job]) -> list[bool]:
+    def _store(self, rows: list[tuple[object, ...]]) -> list[bool]:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             created = []
-            for row, _, _ in group:
+            for row in rows:
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO reviews (review_id, request_id, item, created, status, prediction,"
                     " probability, reasons, model_version, model_digest, payload, sample_rate)"

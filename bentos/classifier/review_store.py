@@ -8,8 +8,9 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,6 +22,27 @@ if TYPE_CHECKING:
     from bentos.classifier.settings import ServerSettings
     from slipway.contract import Contract
     from slipway.identity import Identity
+
+
+@dataclass(frozen=True)
+class NewReview:
+    """A routed record (or an audit sample, with its ``sample_rate``) to be queued for a person."""
+
+    request_id: str
+    item: int
+    features: dict[str, Any]
+    prediction: str
+    probability: float
+    reasons: list[str]
+    model_version: str
+    model_digest: str
+    sample_rate: float | None = None
+
+    def audit_record(self, review_id: str) -> dict[str, Any]:
+        """What the audit trail says of its creation: ids, reasons and prediction, never feature values."""
+        return {"review_id": review_id, "request_id": self.request_id, "item": self.item, "reasons": self.reasons,
+                "prediction": self.prediction, "model_digest": self.model_digest,
+                **({"sample_rate": self.sample_rate} if self.sample_rate is not None else {})}  # fmt: skip
 
 
 class ReviewAudit(Protocol):
@@ -43,6 +65,7 @@ class ReviewStore(Protocol):
         self, request_id: str, item: int, *, features: dict[str, Any], prediction: str, probability: float,
         reasons: list[str], model_version: str, model_digest: str, sample_rate: float | None = None,
     ) -> Future[str]: ...  # fmt: skip
+    def submit_many(self, reviews: Sequence[NewReview]) -> Future[list[str]]: ...  # their ids, once all are durable
     def pending(self, *, limit: int = 50, offset: int = 0) -> list[ReviewItem]: ...
     def depth(self) -> tuple[int, float]: ...
     def label_statistics(self, model_digest: str) -> LabelStatistics: ...
@@ -58,6 +81,21 @@ class ReviewStore(Protocol):
     def backup(self, directory: Path) -> dict[str, Any]: ...
     def restore(self, directory: Path) -> dict[str, Any]: ...
     def close(self) -> None: ...
+
+
+def first_of(many: Future[list[str]]) -> Future[str]:
+    """The id of a one-review ``submit_many``, as a future of its own."""
+    one: Future[str] = Future()
+
+    def settle(done: Future[list[str]]) -> None:
+        failure = done.exception()
+        if failure is not None:
+            one.set_exception(failure)
+        else:
+            one.set_result(done.result()[0])
+
+    many.add_done_callback(settle)
+    return one
 
 
 def read_review_key(settings: ServerSettings) -> bytes:

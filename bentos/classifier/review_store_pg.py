@@ -23,7 +23,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from bentos.classifier.review_queue import (
     kind_name,
     review_id_for,
 )
+from bentos.classifier.review_store import NewReview, first_of
 from slipway.audit import GENESIS, AuditChainBroken, AuditTrail, _digest, actors_of
 from slipway.contract import Contract
 from slipway.identity import Identity
@@ -190,26 +191,32 @@ class PostgresReviewQueue:
         sample_rate: float | None = None,
     ) -> Future[str]:
         """Written (and audited) before the future resolves; idempotent per request and item."""
-        review_id = review_id_for(request_id, item)
-        done: Future[str] = Future()
+        review = NewReview(request_id, item, features, prediction, probability, reasons, model_version, model_digest,
+                           sample_rate)  # fmt: skip
+        return first_of(self.submit_many([review]))
+
+    def submit_many(self, reviews: Sequence[NewReview]) -> Future[list[str]]:
+        """All written (and audited) in one transaction before the future resolves."""
+        done: Future[list[str]] = Future()
+        ids = [review_id_for(review.request_id, review.item) for review in reviews]
+        now = time.time()
         try:
             with self._transaction() as db:
-                inserted = db.execute(
-                    "INSERT INTO reviews (review_id, request_id, item, created, status, prediction, probability, "
-                    "reasons, model_version, model_digest, payload, sample_rate) VALUES (%s, %s, %s, %s, 'pending', "
-                    "%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
-                    (review_id, request_id, item, time.time(), prediction, probability, json.dumps(reasons),
-                     model_version, model_digest, self.fernet.encrypt(json.dumps(features).encode()), sample_rate),
-                ).rowcount  # fmt: skip
-                if inserted:
-                    self.audit.append_in(db, "review.created", {
-                        "review_id": review_id, "request_id": request_id, "item": item, "reasons": reasons,
-                        "prediction": prediction, "model_digest": model_digest,
-                        **({"sample_rate": sample_rate} if sample_rate is not None else {})})  # fmt: skip
+                for review_id, review in zip(ids, reviews, strict=True):
+                    inserted = db.execute(
+                        "INSERT INTO reviews (review_id, request_id, item, created, status, prediction, probability, "
+                        "reasons, model_version, model_digest, payload, sample_rate) VALUES (%s, %s, %s, %s, "
+                        "'pending', %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
+                        (review_id, review.request_id, review.item, now, review.prediction, review.probability,
+                         json.dumps(review.reasons), review.model_version, review.model_digest,
+                         self.fernet.encrypt(json.dumps(review.features).encode()), review.sample_rate),
+                    ).rowcount  # fmt: skip
+                    if inserted:
+                        self.audit.append_in(db, "review.created", review.audit_record(review_id))
         except ReviewStoreUnavailable as exc:
             done.set_exception(exc)
             return done
-        done.set_result(review_id)
+        done.set_result(ids)
         return done
 
     def claim(self, review_id: str, *, who: Identity, lease: float = DEFAULT_LEASE) -> ReviewItem:

@@ -34,7 +34,7 @@ from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
 from bentos.classifier.review_flow import ReviewConflict
 from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
-from bentos.classifier.review_store import ReviewStore, open_review_store
+from bentos.classifier.review_store import NewReview, ReviewStore, open_review_store
 from bentos.classifier.routing import AUDIT, OUT_OF_DISTRIBUTION, Assessment, RoutingPolicy
 from bentos.classifier.settings import ServerSettings
 from bentos.classifier.shadow import ShadowRunner
@@ -85,17 +85,33 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Scored:
-    """A request's records scored; ``pending``: the review writes of its routed records."""
+    """A request's records scored; ``review_slots``: where each routed record's review is among the
+    batch's review writes (record index -> position)."""
 
     request_id: str
     rows: list[dict[str, Any]]
     assessments: list[Assessment]
-    pending: dict[int, Future[str]]
+    review_slots: dict[int, int]
 
 
-def _outcome(future: Future[str]) -> str | ReviewStoreUnavailable:
+@dataclass(frozen=True)
+class ScoredBatch:
+    """The requests of a batch, scored; ``written``: the batch's review writes, one future for all
+    (it resolves to their ids once every one is durable)."""
+
+    requests: list[Scored]
+    written: Future[list[str]] | None
+
+
+Written = list[str] | ReviewStoreUnavailable | None  # what became of a batch's review writes
+
+
+def written_outcome(written: Future[list[str]] | None) -> Written:
+    """The review ids of a batch, or why they could not be stored (waits for the writes)."""
+    if written is None:
+        return None
     try:
-        return future.result()
+        return written.result()
     except ReviewStoreUnavailable as exc:
         return exc
 
@@ -175,8 +191,8 @@ class ModelRuntime:
         prepared = self.prepare(payload, request_id)
         if not isinstance(prepared, Prepared):
             return prepared
-        (scored,) = self.score([prepared])
-        return self.answer(scored, {index: _outcome(future) for index, future in scored.pending.items()})
+        batch = self.score([prepared])
+        return self.answer(batch.requests[0], written_outcome(batch.written))
 
     def prepare(self, payload: dict[str, Any], request_id: str | None) -> Prepared | Answer:
         """The request's validated records, or the answer that refuses it."""
@@ -203,9 +219,9 @@ class ModelRuntime:
             return 422, {"request_id": request_id, "error": "invalid input", "errors": errors}
         return Prepared(request_id, rows)
 
-    def score(self, requests: list[Prepared]) -> list[Scored]:
+    def score(self, requests: list[Prepared]) -> ScoredBatch:
         """Every request's records through the model, routing, drift and estimates as one batch; the
-        routed records handed to the review store (each request's answer waits for its writes)."""
+        routed records handed to the review store in one submission (each answer waits for it)."""
         assert self.model is not None and self.policy is not None
         rows = [row for request in requests for row in request.rows]
         batch = InputBatch(self.contract, rows)
@@ -216,21 +232,28 @@ class ModelRuntime:
             self.drift.observe(batch.numbers, batch.categories, probabilities)
         if self.estimate is not None:
             self.estimate.observe(probabilities, auto=np.array([not a.needs_review for a in assessments]))
-        scored, start = [], 0
+        scored: list[Scored] = []
+        reviews: list[NewReview] = []
+        start = 0
         for request in requests:
             mine = assessments[start : start + len(request.rows)]
             start += len(request.rows)
-            pending = self._submit_reviews(request.request_id, request.rows, mine)
+            slots = self._route(request.request_id, request.rows, mine, reviews)
             if self.shadow is not None:
                 self.shadow.observe(request.request_id, InputBatch(self.contract, request.rows),
                                     [a.prediction for a in mine])  # fmt: skip
-            scored.append(Scored(request.request_id, request.rows, mine, pending))
-        return scored
+            scored.append(Scored(request.request_id, request.rows, mine, slots))
+        written = self.queue.submit_many(reviews) if reviews and self.queue is not None else None
+        return ScoredBatch(scored, written)
 
-    def answer(self, scored: Scored, reviews: dict[int, str | ReviewStoreUnavailable]) -> Answer:
-        """The answer once every routed record's review write finished (``reviews``: its id, or why
-        it could not be stored)."""
+    def answer(self, scored: Scored, written: Written) -> Answer:
+        """The answer once the batch's review writes finished (``written``: their ids, or why they
+        could not be stored)."""
         assert self.model is not None
+        if isinstance(written, ReviewStoreUnavailable):
+            reviews: dict[int, str | ReviewStoreUnavailable] = dict.fromkeys(scored.review_slots, written)
+        else:
+            reviews = {index: written[slot] for index, slot in scored.review_slots.items()} if written else {}
         results = self._results(scored, reviews)
         routed = any(r["decision"] != "auto" for r in results)
         _log(  # every routed request at info (it links the prediction to its review); automatic ones at debug
@@ -291,12 +314,13 @@ class ModelRuntime:
         """Wait until every audit copy handed over so far is stored (tests, and shutdown)."""
         self._audit_writer.submit(lambda: None).result(timeout=timeout)
 
-    def _submit_reviews(
-        self, request_id: str, rows: list[dict[str, Any]], assessments: list[Assessment]
-    ) -> dict[int, Future[str]]:
-        """Queue every routed record of the request (the store group-commits concurrent writes)."""
+    def _route(
+        self, request_id: str, rows: list[dict[str, Any]], assessments: list[Assessment], reviews: list[NewReview]
+    ) -> dict[int, int]:
+        """Add the request's routed records to the batch's ``reviews`` (where each went: the slots);
+        count the reasons; draw the audit samples among its automatic decisions."""
         assert self.model is not None
-        pending: dict[int, Future[str]] = {}
+        slots: dict[int, int] = {}
         rate = self.settings.audit_sample_rate
         for index, assessment in enumerate(assessments):
             if OUT_OF_DISTRIBUTION in assessment.reasons:
@@ -308,17 +332,10 @@ class ModelRuntime:
             for reason in assessment.reasons:
                 self.metrics.child(self.metrics.reasons, reason).inc()
             if self.queue is not None:
-                pending[index] = self.queue.submit(
-                    request_id,
-                    index,
-                    features=rows[index],
-                    prediction=assessment.prediction,
-                    probability=assessment.confidence,
-                    reasons=list(assessment.reasons),
-                    model_version=self.model.version,
-                    model_digest=self.model.digest,
-                )
-        return pending
+                slots[index] = len(reviews)
+                reviews.append(NewReview(request_id, index, rows[index], assessment.prediction, assessment.confidence,
+                                         list(assessment.reasons), self.model.version, self.model.digest))  # fmt: skip
+        return slots
 
     def _results(self, scored: Scored, reviews: dict[int, str | ReviewStoreUnavailable]) -> list[dict[str, Any]]:
         decisions: Counter[str] = Counter()

@@ -193,6 +193,6 @@ def _pages() -> PageContext:
 
 
 SERVICE: Any = Classifier  # the decorator made it a bentoml.Service (untyped)
-SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: _CURRENT[0] if _CURRENT else None)
+SERVICE.add_asgi_middleware(PredictEndpoint, service=lambda: _CURRENT[0] if _CURRENT else None, name=SERVICE.name)
 SERVICE.add_asgi_middleware(JsonOnly)
 SERVICE.mount_asgi_app(review_pages(_pages), path="/ui")
