@@ -37,6 +37,7 @@ def slipway_home() -> Path:
 
 
 TAIL_BYTES = 1 << 16  # records are small; the last one is always within this tail
+FIRST_READ = 4096  # most records are a few hundred bytes: one small read finds the last one
 
 
 def _last_record(handle: Any) -> dict[str, Any] | None:
@@ -44,12 +45,19 @@ def _last_record(handle: Any) -> dict[str, Any] | None:
     size = handle.seek(0, os.SEEK_END)
     if size == 0:
         return None
-    handle.seek(max(0, size - TAIL_BYTES))
-    lines = [line for line in handle.read().splitlines() if line.strip()]
+    window = FIRST_READ
+    while True:
+        start = max(0, size - window)
+        handle.seek(start)
+        tail = handle.read().rstrip()
+        cut = tail.rfind(b"\n")
+        if cut >= 0 or start == 0 or window >= TAIL_BYTES:  # the last line is whole (or as whole as it gets)
+            break
+        window *= 4
     try:
-        record: dict[str, Any] = json.loads(lines[-1])
+        record: dict[str, Any] = json.loads(tail[cut + 1 :])
         return record
-    except (IndexError, ValueError):
+    except ValueError:
         raise AuditChainBroken(f"{handle.name}: the last record is unreadable; refusing to extend the chain") from None
 
 

@@ -51,11 +51,19 @@ class PredictEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan" and "app" in scope:
             self._front_door(scope["app"])
+        if scope["type"] == "http" and scope["path"] == "/metrics":
+            self._before_scrape()
         service = self.service() if scope["type"] == "http" and scope["path"] == "/predict" else None
         if service is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         await response(await self.predict(service, scope, receive))(scope, receive, send)
+
+    def _before_scrape(self) -> None:
+        """The drift gauges and estimate counters take in every record answered so far."""
+        service = self.service()
+        if service is not None:
+            service.batcher.runtime.observations.flush()
 
     def _front_door(self, app: Any) -> None:
         installed, why = install(app, self.handle, service_name=self.name)

@@ -32,6 +32,7 @@ from bentos.classifier.drift import DriftMonitor
 from bentos.classifier.estimates import PerformanceEstimate
 from bentos.classifier.inputs import InputBatch
 from bentos.classifier.metrics import ServiceMetrics
+from bentos.classifier.observations import DeferredObservations
 from bentos.classifier.review_flow import ReviewConflict
 from bentos.classifier.review_queue import ReviewNotFound, ReviewStoreUnavailable
 from bentos.classifier.review_store import NewReview, ReviewStore, open_review_store
@@ -130,6 +131,7 @@ class ModelRuntime:
     estimate: PerformanceEstimate | None = None
     shadow: ShadowRunner | None = None
     info: dict[str, str] = field(default_factory=dict)
+    observations: DeferredObservations = field(default_factory=lambda: DeferredObservations(None, None))
 
     @classmethod
     def start(cls, settings: ServerSettings, registry: CollectorRegistry, contract: Contract) -> ModelRuntime:
@@ -166,6 +168,7 @@ class ModelRuntime:
             publish_every=settings.drift_publish_seconds,
         )
         runtime.estimate = PerformanceEstimate(metrics, model.card["classes"])
+        runtime.observations = DeferredObservations(runtime.drift, runtime.estimate)
         if queue is not None:
             metrics.watch_labels(functools.partial(queue.label_statistics, model.digest))
         calibration = (model.card.get("metrics") or {}).get("calibration") or {}
@@ -192,6 +195,7 @@ class ModelRuntime:
         if not isinstance(prepared, Prepared):
             return prepared
         batch = self.score([prepared])
+        self.observations.flush()  # an in-process caller reads the gauges next
         return self.answer(batch.requests[0], written_outcome(batch.written))
 
     def prepare(self, payload: dict[str, Any], request_id: str | None) -> Prepared | Answer:
@@ -228,10 +232,8 @@ class ModelRuntime:
         probabilities = np.asarray(self.model.estimator.predict_proba(batch.model_input(self.model.card["input"])),
                                    dtype=np.float64)  # fmt: skip
         assessments = self.policy.assess_batch(batch.numbers, batch.categories, probabilities)
-        if self.drift is not None:
-            self.drift.observe(batch.numbers, batch.categories, probabilities)
-        if self.estimate is not None:
-            self.estimate.observe(probabilities, auto=np.array([not a.needs_review for a in assessments]))
+        self.observations.add(batch.numbers, batch.categories, probabilities,
+                              np.array([not a.needs_review for a in assessments]))  # fmt: skip
         scored: list[Scored] = []
         reviews: list[NewReview] = []
         start = 0

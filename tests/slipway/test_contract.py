@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slipway.contract import CONTRACTS, SCHEMA_FILE, json_schema, load_contract, normalise, parse_contract
 from slipway.errors import UsageError
@@ -115,6 +117,59 @@ def test_every_type_is_checked_without_guessing() -> None:
         ("plan", "out_of_range"),
         ("ref", "bad_type"),
     ]
+
+
+MIXED = parse_contract(
+    _minimal(
+        features=[
+            {"name": "age", "type": "int", "range": [18, 120], "aliases": ["years"]},
+            {"name": "member", "type": "bool"},
+            {"name": "plan", "type": "category", "values": ["Basic", "Plus"]},
+            {"name": "ref", "type": "string", "required": False},
+            {"name": "score", "type": "float", "default": 0.5},
+            {"name": "size", "type": "float", "range": [0, 10]},
+        ]
+    )
+)
+ANY_VALUE = (
+    st.none() | st.booleans() | st.integers(-(10**400), 10**400) | st.integers(-5, 200)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.floats(-1, 130)
+    | st.sampled_from(["Basic", "plus", " Plus", "Gold", ""])
+    | st.text(max_size=5) | st.lists(st.integers(), max_size=2)
+)  # fmt: skip
+NAMES = st.sampled_from(["age", "years", "member", "plan", "ref", "score", "size", "Size", "id", "at", "outcome", "x"])
+
+
+PLAIN_RECORDS = st.fixed_dictionaries(
+    {"age": st.integers(10, 130) | st.floats(17, 121), "member": st.booleans(),
+     "plan": st.sampled_from(["Basic", "Plus"]), "ref": st.text(max_size=3), "score": st.floats(-2, 2),
+     "size": st.floats(-1, 11) | st.integers(-1, 11)}
+)  # fmt: skip
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly records that name every feature, some with a value or a name changed; or anything."""
+    if draw(st.booleans()):
+        return draw(st.dictionaries(NAMES, ANY_VALUE, max_size=9))
+    record: dict[str, Any] = draw(PLAIN_RECORDS)
+    for name in draw(st.lists(st.sampled_from(sorted(record)), max_size=2, unique=True)):
+        record[name] = draw(ANY_VALUE)
+    return record
+
+
+@settings(max_examples=3000, deadline=None)
+@given(records())
+def test_the_one_pass_check_of_plain_records_answers_as_the_full_checks_do(record: dict[str, Any]) -> None:
+    """Records that name every feature exactly take a shortcut; whatever the record, the answer is
+    the full field-by-field checks' answer (values, or every problem)."""
+    assert MIXED.validate_record(record) == MIXED._checked_values(record)
+
+
+def test_a_number_of_hundreds_of_digits_is_out_of_range_not_a_crash() -> None:
+    record = {**_valid(), "mean_radius": 10**400}
+    _, problems = WDBC.validate_record(record)
+    assert [(p.field, p.category) for p in problems] == [("mean_radius", "out_of_range")]
 
 
 @pytest.mark.parametrize(
