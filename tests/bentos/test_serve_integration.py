@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -43,6 +44,52 @@ def test_serves_predictions_metrics_and_docs(home: Path, trained: Trained) -> No
     predict = next(e for e in events if e.get("event") == "predict")
     assert predict["request_id"].startswith("req-") and predict["decisions"] == ["review"]
     assert "17.99" not in log  # no raw feature values in logs
+
+
+def _requests(metrics: str, code: str) -> float:
+    """``bentoml_service_request_total`` for /predict with ``code``, from a /metrics text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "bentoml_service_request_total"
+        and sample.labels.get("endpoint") == "/predict" and sample.labels.get("http_response_code") == code
+    )  # fmt: skip
+
+
+def test_predict_is_answered_in_front_of_bentoml_s_stack_with_its_metrics_and_access_log(
+    home: Path, trained: Trained
+) -> None:
+    with running(_env(home, trained.tag), home / "server.log") as server:
+        server.wait_until_up("/readyz")
+        assert httpx.post(f"{server.url}/predict", json={"record": record(1)}, timeout=10).status_code == 200
+        assert httpx.post(f"{server.url}/predict", json={"record": record(2)}, timeout=10).status_code == 200
+        bad = httpx.post(f"{server.url}/predict", json={"record": {"mean_radius": "x"}}, timeout=10)
+        not_json = httpx.post(f"{server.url}/predict", content=b"a=1", timeout=10,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert (bad.status_code, not_json.status_code) == (422, 415)
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        log = server.log.read_text()
+    assert "/predict front door: installed" in log
+    assert (_requests(metrics, "200"), _requests(metrics, "422"), _requests(metrics, "415")) == (2, 1, 1)
+    assert 'bentoml_service_request_duration_seconds_count{endpoint="/predict"' in metrics
+    access = (
+        r"path=/predict,type=application/json,length=\d+\) \(status=422,type=application/json,length=\d+\) [\d.]+ms"
+    )
+    assert re.search(access, log), "BentoML's access log line, as its middleware words it"
+
+
+def test_with_tracing_on_predict_stays_inside_bentoml_s_stack(home: Path, trained: Trained) -> None:
+    env = {**_env(home, trained.tag), "BENTOML_CONFIG_OPTIONS": "services.classifier.tracing.exporter_type=in_memory"}
+    with running(env, home / "server.log") as server:
+        server.wait_until_up("/readyz")
+        assert httpx.post(f"{server.url}/predict", json={"record": record(1)}, timeout=10).status_code == 200
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        log = server.log.read_text()
+    assert "/predict front door: a trace exporter is configured" in log
+    assert _requests(metrics, "200") == 1  # counted by BentoML's own middleware
 
 
 def test_pending_reviews_survive_a_restart(local_issuer: LocalIssuer, home: Path, trained: Trained) -> None:
