@@ -60,6 +60,40 @@ class Server:
             time.sleep(0.2)
         raise TimeoutError(f"{path} not 200 after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
+    def tree(self) -> list[int]:
+        """The server's processes, its workers included: BentoML's supervisor starts each worker in
+        a session of its own, so signalling the server's process group does not reach them."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, waiting = [], [self.process.pid]
+        while waiting:
+            pid = waiting.pop()
+            found.append(pid)
+            waiting.extend(children.get(pid, []))
+        return found
+
+    def kill(self) -> list[str]:
+        """SIGKILL to every process of the server at once, workers included (a crash, not a stop);
+        the command lines of the processes killed."""
+        tree = self.tree()
+        commands = []
+        for pid in tree:
+            with contextlib.suppress(OSError):
+                commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in tree):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"processes {tree} outlived SIGKILL")
+            time.sleep(0.05)  # polling the condition (reaping by their parent), bounded by the deadline
+        return commands
+
     def stop(self) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -69,6 +103,13 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self._log.close()
+
+
+def _alive(pid: int) -> bool:
+    """Not gone and not a zombie (a killed child waits for its parent to reap it)."""
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return False
 
 
 @contextlib.contextmanager

@@ -137,7 +137,6 @@ def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
     """Concurrent requests are scored in shared batches and their review writes group-committed; an
     answer that says "review" waited for its own commit, so SIGKILL mid-load loses none of them."""
     import asyncio
-    import os
     import signal
 
     from tests.bentos.conftest import dataset
@@ -145,6 +144,7 @@ def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
     records, _ = dataset()
     env = _env(home, trained.tag)
     answered: list[str] = []
+    killed: list[str] = []
     with running(env, home / "first.log") as server:
         server.wait_until_up("/readyz")
 
@@ -160,7 +160,7 @@ def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
                         if result["decision"] == "review":
                             answered.append(result["review_id"])
                     if len(answered) >= 60 and server.process.poll() is None:
-                        os.killpg(server.process.pid, signal.SIGKILL)  # mid-load: other writes in flight
+                        killed.extend(server.kill())  # mid-load, workers included: other writes in flight
 
                 for start in range(0, 2000, 32):
                     await asyncio.gather(*(one(i) for i in range(start, start + 32)))
@@ -173,6 +173,7 @@ def test_no_answered_review_is_lost_when_the_server_is_killed_under_load(
         finally:
             loop.close()
         assert server.process.wait(timeout=30) == -signal.SIGKILL
+    assert any("_bentoml_impl.worker.service" in command for command in killed)  # the worker that writes
     assert len(answered) >= 60
     reviewer = local_issuer.headers("dr.a", "reviewer")
     with running(env, home / "second.log") as server:
