@@ -38,7 +38,7 @@ def test_serves_predictions_metrics_and_docs(home: Path, trained: Trained) -> No
         assert "slipway_estimate_calibration_ok 1.0" in metrics
         assert "bentoml_service_request_total" in metrics
         assert httpx.get(f"{server.url}/docs.json", timeout=10).json()["paths"]["/predict"]
-        log = server.log.read_text()
+    log = server.log.read_text()  # once stopped: every line is written
     events = [json.loads(line) for line in log.splitlines() if line.startswith('{"time"')]
     assert {"model.verified", "predict"} <= {e.get("event") for e in events}
     predict = next(e for e in events if e.get("event") == "predict")
@@ -71,7 +71,7 @@ def test_predict_is_answered_in_front_of_bentoml_s_stack_with_its_metrics_and_ac
                               headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
         assert (bad.status_code, not_json.status_code) == (422, 415)
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-        log = server.log.read_text()
+    log = server.log.read_text()  # once stopped: every line is written
     assert "/predict front door: installed" in log
     assert (_requests(metrics, "200"), _requests(metrics, "422"), _requests(metrics, "415")) == (2, 1, 1)
     assert 'bentoml_service_request_duration_seconds_count{endpoint="/predict"' in metrics
@@ -87,7 +87,7 @@ def test_with_tracing_on_predict_stays_inside_bentoml_s_stack(home: Path, traine
         server.wait_until_up("/readyz")
         assert httpx.post(f"{server.url}/predict", json={"record": record(1)}, timeout=10).status_code == 200
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
-        log = server.log.read_text()
+    log = server.log.read_text()  # once stopped: every line is written
     assert "/predict front door: a trace exporter is configured" in log
     assert _requests(metrics, "200") == 1  # counted by BentoML's own middleware
 
@@ -126,7 +126,7 @@ def test_a_tampered_model_never_becomes_ready(home: Path, trained: Trained) -> N
         predict = httpx.post(f"{server.url}/predict", json={"record": record(0)}, timeout=10)
         assert predict.status_code == 503
         assert "slipway_model_signature_valid 0.0" in httpx.get(f"{server.url}/metrics", timeout=10).text
-        log = server.log.read_text()
+    log = server.log.read_text()  # once stopped: every line is written
     refusals = [json.loads(line) for line in log.splitlines() if '"model refused' in line and line.startswith("{")]
     assert refusals and refusals[0]["level"] == "error"
 
