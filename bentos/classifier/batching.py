@@ -28,15 +28,17 @@ from dataclasses import dataclass, field
 from bentos.classifier.review_queue import ReviewStoreUnavailable
 from bentos.classifier.runtime import Answer, ModelRuntime, Prepared, Scored, Written
 
+# A request's place in a batch: its scored records and, when it has routed records, where the
+# batch's review writes report.
+Place = asyncio.Future[tuple[Scored, "asyncio.Future[Written] | None"]]
+
 
 @dataclass
 class PredictionBatcher:
     runtime: ModelRuntime
     max_rows: int = 256
     max_wait: float = 0.005  # seconds a batch may stay open while requests keep arriving
-    _waiting: list[tuple[Prepared, asyncio.Future[tuple[Scored, asyncio.Future[Written] | None]]]] = field(
-        default_factory=list
-    )
+    _waiting: list[tuple[Prepared, Place]] = field(default_factory=list)
     _rows: int = 0
     _opened: float = 0.0
     _seen: int = 0
@@ -47,7 +49,7 @@ class PredictionBatcher:
         if not isinstance(prepared, Prepared):
             return prepared
         loop = asyncio.get_running_loop()
-        scored: asyncio.Future[tuple[Scored, asyncio.Future[Written] | None]] = loop.create_future()
+        scored: Place = loop.create_future()
         self._waiting.append((prepared, scored))
         self._rows += len(prepared.rows)
         if self._rows >= self.max_rows:
