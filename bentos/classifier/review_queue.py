@@ -320,9 +320,7 @@ class ReviewQueue:
         audits = []
         for review in reviews:
             review_id = review_id_for(review.request_id, review.item)
-            rows.append((review_id, review.request_id, review.item, now, review.prediction, review.probability,
-                         json.dumps(review.reasons), review.model_version, review.model_digest,
-                         self._fernet.encrypt(json.dumps(review.features).encode()), review.sample_rate))  # fmt: skip
+            rows.append(review.stored_row(review_id, now, self._fernet))
             audits.append(review.audit_record(review_id))
         pending: Future[list[str]] = Future()
         self._writer().put((rows, audits, pending))

@@ -8,11 +8,14 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from cryptography.fernet import Fernet
 
 from slipway.signing import KeyFileError
 
@@ -37,6 +40,14 @@ class NewReview:
     model_version: str
     model_digest: str
     sample_rate: float | None = None
+
+    def stored_row(self, review_id: str, created: float, fernet: Fernet) -> tuple[object, ...]:
+        """The values both stores insert for it (review_id, request_id, item, created, prediction,
+        probability, reasons, model_version, model_digest, payload, sample_rate); the features
+        encrypted with the review key."""
+        return (review_id, self.request_id, self.item, created, self.prediction, self.probability,
+                json.dumps(self.reasons), self.model_version, self.model_digest,
+                fernet.encrypt(json.dumps(self.features).encode()), self.sample_rate)  # fmt: skip
 
     def audit_record(self, review_id: str) -> dict[str, Any]:
         """What the audit trail says of its creation: ids, reasons and prediction, never feature values."""

@@ -207,10 +207,8 @@ class PostgresReviewQueue:
                         "INSERT INTO reviews (review_id, request_id, item, created, status, prediction, probability, "
                         "reasons, model_version, model_digest, payload, sample_rate) VALUES (%s, %s, %s, %s, "
                         "'pending', %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (request_id, item) DO NOTHING",
-                        (review_id, review.request_id, review.item, now, review.prediction, review.probability,
-                         json.dumps(review.reasons), review.model_version, review.model_digest,
-                         self.fernet.encrypt(json.dumps(review.features).encode()), review.sample_rate),
-                    ).rowcount  # fmt: skip
+                        review.stored_row(review_id, now, self.fernet),
+                    ).rowcount
                     if inserted:
                         self.audit.append_in(db, "review.created", review.audit_record(review_id))
         except ReviewStoreUnavailable as exc:
